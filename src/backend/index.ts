@@ -1,0 +1,131 @@
+/**
+ * Picks and initialises the TF.js backend.
+ *
+ * Preference: `gpu` (@tensorflow/tfjs-node-gpu, CUDA) > `node` (@tensorflow/tfjs-node, native
+ * libtensorflow on the CPU) > `wasm` (@tensorflow/tfjs-backend-wasm, SIMD) > `cpu` (pure JS).
+ * The native packages are optional peers: they are tried only if installed, and a failure to
+ * load them is reported in one line, never thrown. `NEUROPRUNE_BACKEND=gpu|node|wasm|cpu`
+ * forces one backend; forcing a backend that does not load is an error.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmSegmentSum } from './segmentSumWasm';
+
+export type BackendChoice = 'gpu' | 'node' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendChoice[] = ['gpu', 'node', 'wasm', 'cpu'];
+
+export interface BackendReport {
+  /** The backend in use. */
+  picked: BackendChoice;
+  /** TF.js's own name for it (`tensorflow`, `wasm`, `cpu`). */
+  tfName: string;
+  /** Why it was picked: forced by the environment or the first that loaded. */
+  reason: string;
+  /** One line for each better backend that did not load, with the reason. */
+  skipped: { backend: BackendChoice; reason: string }[];
+}
+
+export interface InitBackendOptions {
+  /** Force a backend; default: `NEUROPRUNE_BACKEND` from the environment, else automatic. */
+  force?: BackendChoice;
+  /** Print the report as one line per backend to stderr. Default false. */
+  log?: boolean;
+}
+
+let current: BackendReport | undefined;
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0].trim();
+}
+
+/**
+ * Loads an optional native package by name. The name is a variable so that TypeScript does not
+ * need the package's types, and a missing package becomes a caught error rather than a crash.
+ */
+async function loadNative(pkg: string): Promise<void> {
+  await import(pkg);
+}
+
+async function tryBackend(choice: BackendChoice): Promise<string> {
+  switch (choice) {
+    case 'gpu':
+      await loadNative('@tensorflow/tfjs-node-gpu');
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend did not initialise');
+      // tfjs-node-gpu falls back to the CPU silently when CUDA is missing: insist on a GPU device.
+      if (!hasCudaDevice()) throw new Error('tfjs-node-gpu loaded but found no CUDA device');
+      return 'tensorflow';
+    case 'node':
+      await loadNative('@tensorflow/tfjs-node');
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend did not initialise');
+      return 'tensorflow';
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      registerWasmSegmentSum();
+      if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise');
+      return 'wasm';
+    case 'cpu':
+      if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend did not initialise');
+      return 'cpu';
+  }
+}
+
+function hasCudaDevice(): boolean {
+  const backend = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
+  return backend.isUsingGpuDevice === true;
+}
+
+function parseForced(value: string | undefined): BackendChoice | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim().toLowerCase();
+  if ((BACKEND_ORDER as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new Error(`NEUROPRUNE_BACKEND=${value} is not one of ${BACKEND_ORDER.join(', ')}`);
+}
+
+/**
+ * Initialises the best backend that loads (or the forced one) and returns what was picked.
+ * Calling it again returns the first report unless a different backend is forced.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
+  const forced = options.force ?? parseForced(process.env.NEUROPRUNE_BACKEND);
+  if (current && (forced === undefined || forced === current.picked)) return current;
+
+  const skipped: BackendReport['skipped'] = [];
+  let report: BackendReport | undefined;
+  if (forced) {
+    try {
+      const tfName = await tryBackend(forced);
+      report = { picked: forced, tfName, reason: 'forced', skipped };
+    } catch (err) {
+      throw new Error(`backend '${forced}' was forced but did not load: ${firstLine(err)}`);
+    }
+  } else {
+    for (const choice of BACKEND_ORDER) {
+      try {
+        const tfName = await tryBackend(choice);
+        report = { picked: choice, tfName, reason: 'best backend that loaded', skipped };
+        break;
+      } catch (err) {
+        skipped.push({ backend: choice, reason: firstLine(err) });
+      }
+    }
+  }
+  if (!report) throw new Error('no TF.js backend loaded: ' + skipped.map((s) => `${s.backend}: ${s.reason}`).join('; '));
+  await tf.ready();
+  current = report;
+  if (options.log) for (const line of describeBackend(report)) process.stderr.write(line + '\n');
+  return report;
+}
+
+/** The report as printable lines: the pick first, then one line per backend that was skipped. */
+export function describeBackend(report: BackendReport): string[] {
+  const lines = [`backend: ${report.picked} (${report.reason})`];
+  for (const s of report.skipped) lines.push(`backend: skipped ${s.backend}: ${s.reason}`);
+  return lines;
+}
+
+/** The report of the last `initBackend`, if any. */
+export function currentBackend(): BackendReport | undefined {
+  return current;
+}
+
+export { registerWasmSegmentSum };

@@ -1,0 +1,53 @@
+/**
+ * `UnsortedSegmentSum` for the wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 registers no `UnsortedSegmentSum`, yet it is the gradient of
+ * `gather`, so every embedding lookup needs it to train. The kernel is a plain scatter-add
+ * over the wasm heap: no copy out of wasm memory, O(size of x).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+interface WasmTensorInfo { dataId: object; shape: number[]; dtype: tf.DataType }
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
+  typedArrayFromHeap(info: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function unsortedSegmentSum(args: {
+  inputs: { x: WasmTensorInfo; segmentIds: WasmTensorInfo };
+  backend: WasmBackendLike;
+  attrs: { numSegments: number };
+}): WasmTensorInfo {
+  const { inputs: { x, segmentIds }, backend, attrs: { numSegments } } = args;
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  // segmentIds covers the leading dims of x; each id selects a slice of `inner` values.
+  const outer = ids.length;
+  const innerShape = x.shape.slice(segmentIds.shape.length);
+  const inner = innerShape.reduce((a, b) => a * b, 1);
+  const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
+  const xs = backend.typedArrayFromHeap(x);
+  const os = backend.typedArrayFromHeap(out);
+  os.fill(0);
+  for (let i = 0; i < outer; i++) {
+    const seg = ids[i];
+    // Ids outside [0, numSegments) are dropped, as TensorFlow does.
+    if (seg < 0 || seg >= numSegments) continue;
+    const src = i * inner;
+    const dst = seg * inner;
+    for (let j = 0; j < inner; j++) os[dst + j] += xs[src + j];
+  }
+  return out;
+}
+
+let registered = false;
+
+/** Registers the kernel once; a no-op when a later tfjs release already provides it. */
+export function registerWasmSegmentSum(): void {
+  if (registered || tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+  });
+  registered = true;
+}

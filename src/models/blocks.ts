@@ -1,0 +1,67 @@
+/**
+ * The model-agnostic view that the NeuroPrune algorithms work on.
+ *
+ * Every architecture (BERT, OPT/GPT, T5) stores its attention and MLP weights in these mutable
+ * records and reads them at every forward pass, so an algorithm that replaces a record's tensors
+ * (head removal, compaction) changes the model in place. Orientation is Hugging Face's:
+ * `weight[out, in]`, `y = x @ weight^T + bias`.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** A dense map `y = x @ weight^T + bias`; `weight` is `[out, in]`. */
+export interface Linear {
+  weight: tf.Variable;
+  bias: tf.Variable | null;
+}
+
+/**
+ * One multi-head attention block. Head `h` owns rows `h*headSize .. (h+1)*headSize-1` of
+ * query/key/value and the same columns of output.
+ */
+export interface AttentionBlock {
+  /** Hugging Face prefix of the block, e.g. `bert.encoder.layer.3.attention`. */
+  readonly name: string;
+  /** Index of the layer in the model. */
+  readonly layer: number;
+  numHeads: number;
+  readonly headSize: number;
+  /** For each surviving head, its index in the original dense layer (for `pruned_heads`). */
+  headIds: number[];
+  /** Number of heads the layer had before any pruning. */
+  readonly originalNumHeads: number;
+  query: Linear;
+  key: Linear;
+  value: Linear;
+  output: Linear;
+  /**
+   * Model input dimensions that query/key/value still read, after compaction removed input
+   * dimensions whose Q/K/V columns were all zero; null when all `d` are read.
+   */
+  inputIndex: number[] | null;
+}
+
+export type Activation = 'gelu' | 'gelu_new' | 'relu';
+
+/** One position-wise MLP: `output(act(input(x)))`. `input.weight` is `[de, d]`, `output.weight` `[d, de]`. */
+export interface MlpBlock {
+  readonly name: string;
+  readonly layer: number;
+  readonly activation: Activation;
+  input: Linear;
+  output: Linear;
+}
+
+/** What every prunable model exposes to `src/neuroprune` and `src/graph`. */
+export interface PrunableModel {
+  attentionBlocks(): AttentionBlock[];
+  mlpBlocks(): MlpBlock[];
+  /** Model width `d`. */
+  readonly hiddenSize: number;
+}
+
+/** Replaces a variable's value with a tensor of possibly different shape, disposing the old one. */
+export function replaceVariable(old: tf.Variable, value: tf.Tensor, trainable = old.trainable): tf.Variable {
+  const next = tf.variable(value, trainable, old.name.replace(/_\d+$/, '') + '_' + Math.random().toString(36).slice(2, 8));
+  old.dispose();
+  return next;
+}

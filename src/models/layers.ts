@@ -1,0 +1,100 @@
+/**
+ * Pure forward functions over the block records of `blocks.ts`, shared by every architecture.
+ * Each returns a new tensor and leaves its temporaries to the caller's `tf.tidy`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
+
+/** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
+export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  const inDim = x.shape[x.shape.length - 1];
+  const [outDim, wIn] = layer.weight.shape;
+  if (wIn !== inDim) {
+    throw new Error(`linear ${layer.weight.name}: input has ${inDim} features, weight is [${layer.weight.shape}]`);
+  }
+  const x2 = x.reshape([-1, inDim]);
+  let y = tf.matMul(x2, layer.weight, false, true);
+  if (layer.bias) y = tf.add(y, layer.bias);
+  return y.reshape([...lead, outDim]);
+}
+
+/** Exact (erf) GELU, as BERT's `hidden_act: "gelu"`. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/** Tanh-approximated GELU (`gelu_new`, GPT-2). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+}
+
+export function activate(x: tf.Tensor, act: Activation): tf.Tensor {
+  switch (act) {
+    case 'gelu': return gelu(x);
+    case 'gelu_new': return geluTanh(x);
+    case 'relu': return tf.relu(x);
+  }
+}
+
+/** LayerNorm over the last dimension. */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+}
+
+/** Splits `[B, T, h*dh]` into `[B, h, T, dh]`. */
+function splitHeads(x: tf.Tensor, numHeads: number, headSize: number): tf.Tensor {
+  const [b, t] = x.shape;
+  return x.reshape([b, t, numHeads, headSize]).transpose([0, 2, 1, 3]);
+}
+
+export interface AttentionInputs {
+  /** Queries come from `x`: `[B, T, d]`. */
+  x: tf.Tensor;
+  /** Keys and values come from `context` (cross-attention); default `x`. */
+  context?: tf.Tensor;
+  /** Additive mask broadcastable to `[B, h, Tq, Tk]` (0 = attend, large negative = masked). */
+  additiveMask?: tf.Tensor;
+  /** Softmax scale; default `1/sqrt(headSize)` (T5 uses 1). */
+  scale?: number;
+  /** Additive position bias broadcastable to `[B, h, Tq, Tk]` (T5). */
+  positionBias?: tf.Tensor;
+}
+
+/**
+ * Multi-head attention over an `AttentionBlock`: returns `output(concat_h softmax(q_h k_h^T) v_h)`,
+ * `[B, Tq, d]`, before any residual or LayerNorm (those belong to the architecture).
+ */
+export function attention(block: AttentionBlock, inputs: AttentionInputs, dropout?: (p: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const { numHeads, headSize } = block;
+  const context = inputs.context ?? inputs.x;
+  const pick = (t: tf.Tensor) => (block.inputIndex ? tf.gather(t, block.inputIndex, -1) : t);
+  const xq = pick(inputs.x);
+  const xkv = context === inputs.x ? xq : pick(context);
+  const q = splitHeads(linear(xq, block.query), numHeads, headSize);
+  const k = splitHeads(linear(xkv, block.key), numHeads, headSize);
+  const v = splitHeads(linear(xkv, block.value), numHeads, headSize);
+  let scores = tf.matMul(q, k, false, true);
+  scores = tf.mul(scores, inputs.scale ?? 1 / Math.sqrt(headSize));
+  if (inputs.positionBias) scores = tf.add(scores, inputs.positionBias);
+  if (inputs.additiveMask) scores = tf.add(scores, inputs.additiveMask);
+  let probs = tf.softmax(scores, -1);
+  if (dropout) probs = dropout(probs);
+  const ctx = tf.matMul(probs, v); // [B, h, Tq, dh]
+  const [b, , tq] = ctx.shape;
+  const merged = ctx.transpose([0, 2, 1, 3]).reshape([b, tq, numHeads * headSize]);
+  return linear(merged, block.output);
+}
+
+/** `output(act(input(x)))`. */
+export function mlp(block: MlpBlock, x: tf.Tensor): tf.Tensor {
+  return linear(activate(linear(x, block.input), block.activation), block.output);
+}
+
+/** `[B, T]` padding mask of 1/0 to an additive `[B, 1, 1, T]` mask. */
+export function paddingToAdditiveMask(mask: tf.Tensor): tf.Tensor {
+  const [b, t] = mask.shape;
+  return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9).reshape([b, 1, 1, t]);
+}
