@@ -1,12 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
 import { AdamW } from '../../src/train/adamw';
 import { linearWarmupDecay } from '../../src/train/schedule';
 import { clipByGlobalNorm } from '../../src/train/clip';
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/adamw.json', import.meta.url), 'utf8'));
+const fixture = JSON.parse(readFileSync(join(__dirname, '../fixtures/adamw.json'), 'utf8'));
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });

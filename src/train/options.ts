@@ -1,0 +1,86 @@
+/**
+ * Hyperparameters of a training run, their defaults and their ranges. Everything is checked by
+ * `validateTrainOptions` before any work starts, so a bad value costs no compute.
+ */
+export type TrainMode = 'finetune' | 'l1' | 'neuroprune';
+export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'l1', 'neuroprune'];
+
+export interface TrainOptions {
+  /** `finetune` (task loss only), `l1` (the paper's baseline), `neuroprune` (Algorithm 1). */
+  mode: TrainMode;
+  /** Number of epochs n_e (>= 1). */
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate of the linear warm-up/decay schedule. */
+  learningRate: number;
+  /** Fraction of all steps spent warming up, in [0, 1). */
+  warmupRatio: number;
+  /** AdamW's decoupled weight decay (not on biases and LayerNorm). */
+  weightDecay: number;
+  /** Global gradient-norm clip; 0 disables. */
+  maxGradNorm: number;
+  /**
+   * Weight of the attention regularizer: R_attn (group l_1^{1/2}) in `neuroprune` mode, plain l1
+   * of Q/K/V/O in `l1` mode.
+   */
+  alpha: number;
+  /** Weight of the MLP regularizer: R_mlp (Eq. 1) in `neuroprune` mode, plain l1 of the MLP in `l1` mode. */
+  beta: number;
+  /** Magnitude below which a weight counts as zero (Eq. 1's counts and sparsity). */
+  eps: number;
+  /** Head-similarity threshold (l-infinity distance, Algorithm 2). */
+  theta: number;
+  /** Merge a pruned head's Wo columns into its replacement (the paper's rule); false for ablations. */
+  mergeHeads: boolean;
+  /** Head-selection rule: Algorithm 3 (`paper`) or an exact minimum dominating set (`exact`). */
+  headStrategy: 'paper' | 'exact';
+  /** Physically remove dead heads, neurons and input dims after each epoch (dynamic sparse training). */
+  compact: boolean;
+  /** Optional final projection to this unstructured sparsity in [0, 1). */
+  targetSparsity?: number;
+  /** Seed of data order, dropout and initialisation. */
+  seed: number;
+  /** Print a progress bar (stderr). */
+  progress: boolean;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  mode: 'neuroprune',
+  epochs: 3,
+  batchSize: 32,
+  learningRate: 1e-3,
+  warmupRatio: 0.1,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  alpha: 1e-4,
+  beta: 1e-4,
+  eps: 1e-4,
+  theta: 0.2,
+  mergeHeads: true,
+  headStrategy: 'paper',
+  compact: true,
+  seed: 42,
+  progress: true,
+};
+
+/** Throws one error listing every out-of-range value. */
+export function validateTrainOptions(o: TrainOptions): void {
+  const bad: string[] = [];
+  const check = (ok: boolean, msg: string) => { if (!ok) bad.push(msg); };
+  check(TRAIN_MODES.includes(o.mode), `mode must be one of ${TRAIN_MODES.join(', ')} (got ${o.mode})`);
+  check(Number.isInteger(o.epochs) && o.epochs >= 1, `epochs must be an integer >= 1 (got ${o.epochs})`);
+  check(Number.isInteger(o.batchSize) && o.batchSize >= 1, `batch size must be an integer >= 1 (got ${o.batchSize})`);
+  check(o.learningRate > 0 && Number.isFinite(o.learningRate), `learning rate must be > 0 (got ${o.learningRate})`);
+  check(o.warmupRatio >= 0 && o.warmupRatio < 1, `warmup ratio must be in [0, 1) (got ${o.warmupRatio})`);
+  check(o.weightDecay >= 0, `weight decay must be >= 0 (got ${o.weightDecay})`);
+  check(o.maxGradNorm >= 0, `max grad norm must be >= 0 (got ${o.maxGradNorm})`);
+  check(o.alpha >= 0 && Number.isFinite(o.alpha), `alpha must be >= 0 (got ${o.alpha})`);
+  check(o.beta >= 0 && Number.isFinite(o.beta), `beta must be >= 0 (got ${o.beta})`);
+  check(o.eps > 0 && Number.isFinite(o.eps), `eps must be > 0 (got ${o.eps})`);
+  check(o.theta >= 0 && Number.isFinite(o.theta), `theta must be >= 0 (got ${o.theta})`);
+  check(o.headStrategy === 'paper' || o.headStrategy === 'exact', `head strategy must be paper or exact (got ${o.headStrategy})`);
+  check(o.targetSparsity === undefined || (o.targetSparsity >= 0 && o.targetSparsity < 1),
+    `target sparsity must be in [0, 1) (got ${o.targetSparsity})`);
+  check(Number.isInteger(o.seed), `seed must be an integer (got ${o.seed})`);
+  if (bad.length) throw new Error('invalid training options: ' + bad.join('; '));
+}

@@ -1,0 +1,73 @@
+/**
+ * Hyperparameter grids, split into shards for batch schedulers.
+ *
+ * The grid is the cross product of modes x alpha x beta x theta, in a fixed order, so that every
+ * machine that runs `--shard i/n` computes the same list and takes every n-th point starting at i
+ * (round robin balances cheap and expensive points). Modes that do not use a hyperparameter do not
+ * multiply the grid by it: `finetune` runs once, `l1` ignores theta.
+ */
+import type { TrainMode } from './options';
+
+export interface SweepGrid {
+  modes: TrainMode[];
+  alphas: number[];
+  betas: number[];
+  thetas: number[];
+}
+
+export interface SweepPoint {
+  /** Stable identifier of the point, used to skip points already in the results file. */
+  id: string;
+  mode: TrainMode;
+  alpha: number;
+  beta: number;
+  theta: number;
+}
+
+/** The paper's grid: alpha and beta from 1e-7 to 1e-1 by factors of 10, theta in {0.15, 0.2, 0.25}. */
+export function paperGrid(modes: TrainMode[] = ['finetune', 'l1', 'neuroprune']): SweepGrid {
+  const decades = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1];
+  return { modes, alphas: decades, betas: decades, thetas: [0.15, 0.2, 0.25] };
+}
+
+export function pointId(p: Omit<SweepPoint, 'id'>): string {
+  return `${p.mode}:a=${p.alpha}:b=${p.beta}:t=${p.theta}`;
+}
+
+export function expandGrid(grid: SweepGrid): SweepPoint[] {
+  const points: SweepPoint[] = [];
+  const seen = new Set<string>();
+  const push = (p: Omit<SweepPoint, 'id'>) => {
+    const id = pointId(p);
+    if (!seen.has(id)) { seen.add(id); points.push({ id, ...p }); }
+  };
+  for (const mode of grid.modes) {
+    if (mode === 'finetune') { push({ mode, alpha: 0, beta: 0, theta: 0 }); continue; }
+    for (const alpha of grid.alphas) for (const beta of grid.betas) {
+      if (mode === 'l1') { push({ mode, alpha, beta, theta: 0 }); continue; }
+      for (const theta of grid.thetas) push({ mode, alpha, beta, theta });
+    }
+  }
+  return points;
+}
+
+/** Parses `i/n` (0-based i < n). */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new Error(`--shard must look like i/n (e.g. 0/4), got '${text}'`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index >= count) throw new Error(`--shard ${text}: need 0 <= i < n`);
+  return { index, count };
+}
+
+export function shardOf<T>(items: T[], shard: { index: number; count: number }): T[] {
+  return items.filter((_, i) => i % shard.count === shard.index);
+}
+
+/** Parses a comma-separated list of numbers, e.g. `1e-5,1e-4`. */
+export function parseNumberList(text: string, what: string): number[] {
+  const values = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new Error(`${what}: '${text}' is not a comma-separated list of numbers`);
+  return values;
+}
