@@ -1,0 +1,12 @@
+/** Hugging Face model directories: config.json and safetensors, read and written. */
+export { CheckpointError, type CheckpointErrorDetails } from './errors';
+export {
+  parseSafetensorsHeader, decodeTensor, encodeSafetensors, READABLE_DTYPES,
+  type SafetensorsEntry, type SafetensorsHeader, type TensorToWrite,
+} from './safetensors';
+export { writeFileAtomic } from './atomic';
+export { parseBertConfig, serializeBertConfig } from './config';
+export {
+  loadBertCheckpoint, saveBertCheckpoint, CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, CONVERT_HINT,
+  type LoadBertOptions, type LoadedBert, type SaveBertOptions,
+} from './bert';
