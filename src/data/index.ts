@@ -1,0 +1,4 @@
+export * from './tokenizer';
+export * from './wordpiece';
+export * from './hfTokenizer';
+export * from './loadTokenizer';
