@@ -49,6 +49,12 @@ export interface MlpBlock {
   readonly activation: Activation;
   input: Linear;
   output: Linear;
+  /**
+   * Width `de` of the MLP before any compaction. Optional: when absent the current width
+   * (`input.weight.shape[0]`) is the original one. Compaction sets it before it shrinks the
+   * block, so sparsity can still be counted against the dense model.
+   */
+  originalIntermediateSize?: number;
 }
 
 /** What every prunable model exposes to `src/neuroprune` and `src/graph`. */

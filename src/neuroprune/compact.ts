@@ -1,0 +1,164 @@
+/**
+ * Physical compaction: remove what regularization and pruning left structurally dead, so the
+ * model gets faster and not only sparser.
+ *
+ * - MLP neuron `i` is dead when its incoming row `Win[i, :]` or its outgoing column `Wout[:, i]`
+ *   is exactly zero. With only the incoming row zero, the neuron still emits the constant
+ *   `act(b_in[i])`, so `act(b_in[i]) * Wout[:, i]` is folded into the output bias first.
+ * - Attention input dimension `j` is dead when column `j` of `Wq`, `Wk` and `Wv` is exactly zero:
+ *   the block then reads only the kept dimensions (`inputIndex`, composed with any earlier one).
+ *
+ * Only exact zeros are removed, so outputs are unchanged up to float reassociation in the bias
+ * fold. To remove near-zero weights, zero them first (`zeroBelow`, or the sparsity projection).
+ *
+ * Checkpoints record the result per layer in the config's `neuroprune` section:
+ * `intermediate_sizes[l]` = the MLP width of layer `l`, `attention_input_index[l]` = the kept
+ * model-input dimensions of layer `l`'s attention (null when all are kept); `compactionConfig`
+ * produces both from the blocks.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { replaceVariable, type AttentionBlock, type Linear, type MlpBlock, type PrunableModel } from '../models/blocks';
+import { activate } from '../models/layers';
+import { checkEps } from './checks';
+
+function setParam(layer: Linear, key: 'weight' | 'bias', value: tf.Tensor): void {
+  const old = layer[key];
+  if (old) layer[key] = replaceVariable(old, value);
+  else layer[key] = tf.variable(value, layer.weight.trainable, layer.weight.name.replace(/weight.*$/, 'bias'));
+  value.dispose();
+}
+
+/** Booleans from a 1-D reduction, disposing it. */
+function flags(t: tf.Tensor): boolean[] {
+  const d = t.dataSync();
+  t.dispose();
+  return Array.from(d, (v) => v !== 0);
+}
+
+export interface MlpCompaction {
+  name: string;
+  layer: number;
+  before: number;
+  after: number;
+  /** Neurons removed because their incoming row was zero (their constant output folded into the bias). */
+  folded: number;
+}
+
+/** Removes dead neurons from one MLP block (see the module comment). Never leaves it empty. */
+export function compactMlp(block: MlpBlock): MlpCompaction {
+  const win = block.input.weight;
+  const wout = block.output.weight;
+  const de = win.shape[0];
+  if (wout.shape[1] !== de) throw new Error(`compactMlp ${block.name}: input.weight is [${win.shape}] but output.weight is [${wout.shape}]`);
+  const rowLive = flags(tf.tidy(() => tf.any(tf.notEqual(win, 0), 1)));
+  const colLive = flags(tf.tidy(() => tf.any(tf.notEqual(wout, 0), 0)));
+  let keep = rowLive.flatMap((r, i) => (r && colLive[i] ? [i] : []));
+  const foldIdx = rowLive.flatMap((r, i) => (!r && colLive[i] ? [i] : []));
+  const before = de;
+  if (keep.length === de) return { name: block.name, layer: block.layer, before, after: de, folded: 0 };
+  block.originalIntermediateSize ??= de;
+
+  // Fold the constant outputs of neurons that read nothing: act(b_in[i]) * Wout[:, i].
+  const bin = block.input.bias;
+  let folded = 0;
+  if (foldIdx.length > 0 && bin) {
+    const add = tf.tidy(() => {
+      const c = activate(tf.gather(bin, foldIdx), block.activation); // [m]
+      return tf.sum(tf.mul(tf.gather(wout, foldIdx, 1), c), 1); // [d]
+    });
+    const bout = block.output.bias;
+    setParam(block.output, 'bias', bout ? tf.tidy(() => tf.add(bout, add)) : add.clone());
+    add.dispose();
+    folded = foldIdx.length;
+  } else if (foldIdx.length > 0) {
+    // No input bias: the neuron outputs act(0) = 0 for gelu and relu; nothing to fold.
+    folded = foldIdx.length;
+  }
+
+  // Keep one neuron with a zero outgoing column rather than a zero-width matmul.
+  let zeroKeptColumn = false;
+  if (keep.length === 0) {
+    keep = [0];
+    zeroKeptColumn = true;
+  }
+  setParam(block.input, 'weight', tf.tidy(() => tf.gather(win, keep, 0)));
+  if (bin) setParam(block.input, 'bias', tf.tidy(() => tf.gather(bin, keep, 0)));
+  setParam(block.output, 'weight', tf.tidy(() => (zeroKeptColumn ? tf.zeros([wout.shape[0], 1]) : tf.gather(wout, keep, 1))));
+  return { name: block.name, layer: block.layer, before, after: keep.length, folded };
+}
+
+export interface AttentionInputCompaction {
+  name: string;
+  layer: number;
+  before: number;
+  after: number;
+}
+
+/** Removes model-input dimensions that none of Q/K/V reads (see the module comment). */
+export function compactAttentionInputs(block: AttentionBlock): AttentionInputCompaction {
+  const q = block.query.weight;
+  const dIn = q.shape[1] as number;
+  for (const l of [block.key, block.value]) {
+    if (l.weight.shape[1] !== dIn) throw new Error(`compactAttentionInputs ${block.name}: query.weight is [${q.shape}] but ${l.weight.name} is [${l.weight.shape}]`);
+  }
+  const live = flags(
+    tf.tidy(() => tf.logicalOr(tf.logicalOr(tf.any(tf.notEqual(q, 0), 0), tf.any(tf.notEqual(block.key.weight, 0), 0)), tf.any(tf.notEqual(block.value.weight, 0), 0))),
+  );
+  let keep = live.flatMap((v, j) => (v ? [j] : []));
+  if (keep.length === dIn) return { name: block.name, layer: block.layer, before: dIn, after: dIn };
+  if (keep.length === 0) keep = [0]; // all-zero Q/K/V: keep one (zero) column rather than a zero-width matmul
+  for (const l of [block.query, block.key, block.value]) {
+    const w = l.weight;
+    setParam(l, 'weight', tf.tidy(() => tf.gather(w, keep, 1)));
+  }
+  const prev = block.inputIndex;
+  block.inputIndex = prev ? keep.map((j) => prev[j] as number) : keep;
+  return { name: block.name, layer: block.layer, before: dIn, after: keep.length };
+}
+
+export interface ModelCompaction {
+  mlp: MlpCompaction[];
+  attention: AttentionInputCompaction[];
+}
+
+/** Compacts every MLP and attention block of a model. */
+export function compactModel(model: PrunableModel): ModelCompaction {
+  return {
+    mlp: model.mlpBlocks().map(compactMlp),
+    attention: model.attentionBlocks().map(compactAttentionInputs),
+  };
+}
+
+/**
+ * The `neuroprune` section of a checkpoint config that describes a compacted model:
+ * `intermediate_sizes[l]` (MLP width per layer) and `attention_input_index[l]` (kept input
+ * dimensions of layer `l`'s attention, or null when all are kept). Layers are in block order.
+ */
+export function compactionConfig(model: PrunableModel): { intermediate_sizes: number[]; attention_input_index: (number[] | null)[] } {
+  return {
+    intermediate_sizes: model.mlpBlocks().map((b) => b.input.weight.shape[0]),
+    attention_input_index: model.attentionBlocks().map((b) => (b.inputIndex ? b.inputIndex.slice() : null)),
+  };
+}
+
+/** Sets every prunable weight (Q, K, V, O, MLP in/out) with `|w| < eps` to exactly zero; returns how many were set. */
+export function zeroBelow(model: PrunableModel, options: { eps?: number } = {}): number {
+  const eps = options.eps ?? 1e-4;
+  checkEps(eps, 'zeroBelow');
+  let n = 0;
+  const layers: Linear[] = [
+    ...model.attentionBlocks().flatMap((b) => [b.query, b.key, b.value, b.output]),
+    ...model.mlpBlocks().flatMap((b) => [b.input, b.output]),
+  ];
+  for (const l of layers) {
+    const [next, count] = tf.tidy(() => {
+      const small = tf.less(tf.abs(l.weight), eps);
+      return [tf.where(small, tf.zerosLike(l.weight), l.weight), tf.sum(tf.cast(tf.logicalAnd(small, tf.notEqual(l.weight, 0)), 'int32'))];
+    });
+    n += count.dataSync()[0];
+    count.dispose();
+    l.weight.assign(next);
+    next.dispose();
+  }
+  return n;
+}

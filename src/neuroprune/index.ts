@@ -1,0 +1,8 @@
+/** NeuroPrune's model-agnostic core: regularizers, head similarity and elimination, compaction, sparsity. */
+export * from './regularizers';
+export * from './similarity';
+export * from './dominating';
+export * from './eliminate';
+export * from './compact';
+export * from './sparsity';
+export { checkEps, checkTheta } from './checks';

@@ -1,0 +1,128 @@
+/**
+ * The NeuroPrune regularizers (Eq. 1 and Eq. 2 of the paper) and the plain l1 baseline.
+ *
+ * Each `*` function returns a scalar tensor meant to be called inside a `tf.variableGrads` /
+ * `optimizer.minimize` loss closure: it reads the blocks' current variables, so gradients flow to
+ * them. Each `*Value` twin returns a plain number for logging and disposes everything it made.
+ * Orientation is `weight[out, in]` (see DESIGN.md).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { AttentionBlock, MlpBlock } from '../models/blocks';
+import { checkEps } from './checks';
+
+/** Default threshold below which a weight counts as zero (Eq. 1's `eps`, sparsity accounting). */
+export const DEFAULT_EPS = 1e-4;
+
+/**
+ * Default smoothing of the square root in Eq. 2. `d/ds sqrt(s + delta) = 1 / (2 sqrt(s + delta))`
+ * is bounded by `1 / (2 sqrt(delta))` = 5e3 at `delta = 1e-8`: finite in float32 when a whole
+ * column group is zero (the unsmoothed slope is infinite there and the step would be NaN/Inf),
+ * yet small enough that once a group holds any weight of magnitude >= 1e-6 the smoothing changes
+ * its slope by under 1%. The value carries a constant offset of `sqrt(delta)` = 1e-4 per input
+ * dimension, which has no gradient.
+ */
+export const DEFAULT_DELTA = 1e-8;
+
+export interface MlpRegularizerOptions {
+  /** Magnitude below which an incoming weight counts as zero in a neuron's count. Default 1e-4. */
+  eps?: number;
+}
+
+export interface AttentionRegularizerOptions {
+  /** Smoothing added under the square root; must be > 0. Default 1e-8 (see DEFAULT_DELTA). */
+  delta?: number;
+}
+
+/**
+ * Per-row fraction of entries with `|w| < eps`, as a constant: the custom gradient is zero, so no
+ * gradient flows through the count (TF.js has no gradient for `less`, and Eq. 1 holds the
+ * neuron weights fixed within a step anyway).
+ */
+function rowZeroFraction(w: tf.Tensor, eps: number): tf.Tensor {
+  const f = tf.customGrad(((x: tf.Tensor) => ({
+    value: tf.mean(tf.cast(tf.less(tf.abs(x), eps), 'float32'), 1),
+    gradFunc: () => [tf.zerosLike(x)],
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(w);
+}
+
+/** One linear map's preferential-attachment term: `sum_i (n_i / fan_in) * sum_j |W[i, j]|`. */
+function preferentialTerm(w: tf.Tensor, eps: number): tf.Tensor {
+  return tf.sum(tf.mul(rowZeroFraction(w, eps), tf.sum(tf.abs(w), 1)));
+}
+
+/**
+ * Eq. 1, R_mlp, summed over the blocks: for `Win [de, d]` and `Wout [d, de]`, each output neuron
+ * (row) is weighted by the fraction of its incoming weights below `eps`, counted from the current
+ * weights and held constant. Biases are not regularized.
+ */
+export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegularizerOptions = {}): tf.Scalar {
+  const eps = options.eps ?? DEFAULT_EPS;
+  checkEps(eps, 'mlpPreferentialL1');
+  return tf.tidy(() => {
+    let total: tf.Tensor = tf.scalar(0);
+    for (const b of blocks) {
+      total = tf.add(total, preferentialTerm(b.input.weight, eps));
+      total = tf.add(total, preferentialTerm(b.output.weight, eps));
+    }
+    return total as tf.Scalar;
+  });
+}
+
+/**
+ * Eq. 2, R_attn, summed over the blocks: `sum_j sqrt(sum_i |Wq[i,j]| + |Wk[i,j]| + |Wv[i,j]| + delta)`.
+ * The group of input dimension `j` is column `j` of Q, K and V together. After compaction the
+ * removed input dimensions are simply absent (their groups were zero).
+ */
+export function attentionGroupL12(blocks: readonly AttentionBlock[], options: AttentionRegularizerOptions = {}): tf.Scalar {
+  const delta = options.delta ?? DEFAULT_DELTA;
+  if (!(delta > 0) || !Number.isFinite(delta)) {
+    throw new Error(`attentionGroupL12: delta must be a finite number > 0, got ${delta}`);
+  }
+  return tf.tidy(() => {
+    let total: tf.Tensor = tf.scalar(0);
+    for (const b of blocks) {
+      const colSums = tf.addN([
+        tf.sum(tf.abs(b.query.weight), 0),
+        tf.sum(tf.abs(b.key.weight), 0),
+        tf.sum(tf.abs(b.value.weight), 0),
+      ]);
+      total = tf.add(total, tf.sum(tf.sqrt(tf.add(colSums, delta))));
+    }
+    return total as tf.Scalar;
+  });
+}
+
+/** The paper's baseline: `sum |w|` over Q, K, V, O and the MLP in/out weights (no biases). */
+export function plainL1(attn: readonly AttentionBlock[], mlp: readonly MlpBlock[]): tf.Scalar {
+  return tf.tidy(() => {
+    const terms: tf.Tensor[] = [tf.scalar(0)];
+    for (const b of attn) for (const l of [b.query, b.key, b.value, b.output]) terms.push(tf.sum(tf.abs(l.weight)));
+    for (const b of mlp) for (const l of [b.input, b.output]) terms.push(tf.sum(tf.abs(l.weight)));
+    return tf.addN(terms) as tf.Scalar;
+  });
+}
+
+function toNumber(f: () => tf.Scalar): number {
+  const t = f();
+  try {
+    return t.dataSync()[0];
+  } finally {
+    t.dispose();
+  }
+}
+
+/** R_mlp as a number, for logging. */
+export function mlpPreferentialL1Value(blocks: readonly MlpBlock[], options: MlpRegularizerOptions = {}): number {
+  return toNumber(() => mlpPreferentialL1(blocks, options));
+}
+
+/** R_attn as a number, for logging. */
+export function attentionGroupL12Value(blocks: readonly AttentionBlock[], options: AttentionRegularizerOptions = {}): number {
+  return toNumber(() => attentionGroupL12(blocks, options));
+}
+
+/** Plain l1 as a number, for logging. */
+export function plainL1Value(attn: readonly AttentionBlock[], mlp: readonly MlpBlock[]): number {
+  return toNumber(() => plainL1(attn, mlp));
+}
