@@ -8,7 +8,7 @@
  * be `BertProcessing` or a `TemplateProcessing` of that shape; anything else is an error
  * rather than a silent mis-encoding.
  */
-import { Tokenizer as HfJsTokenizer } from '@huggingface/tokenizers';
+import { createRequire } from 'node:module';
 
 import {
   assembleEncoding,
@@ -30,6 +30,25 @@ export interface HfTokenizerOptions {
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * The part of `@huggingface/tokenizers`' `Tokenizer` used here. The package is an ES module
+ * with a CommonJS build (`exports.node.require`); this project compiles to CommonJS, where
+ * TypeScript refuses a static import of an ES module (and typing it through a
+ * `resolution-mode` import needs a newer TypeScript than tslab's 5.0), so the CommonJS build
+ * is loaded explicitly and described by this interface (checked against its 0.2.0 types).
+ */
+interface HfJsTokenizerType {
+  encode(text: string, options?: { text_pair?: string | null; add_special_tokens?: boolean }): { ids: number[] };
+  tokenize(text: string, options?: { text_pair?: string | null; add_special_tokens?: boolean }): string[];
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}
+type HfJsModule = { Tokenizer: new (tokenizer: object, config: object) => HfJsTokenizerType };
+const HfJsTokenizer = (
+  createRequire(__filename)('@huggingface/tokenizers') as HfJsModule
+).Tokenizer;
 
 /** `transformers` writes 1e30 for "no limit"; treat anything that large as absent. */
 export function configMaxLength(config: Json): number | undefined {
@@ -67,7 +86,7 @@ export class HfTokenizer implements Tokenizer {
   readonly special: SpecialTokenIds;
   readonly modelMaxLength: number;
   readonly compat: Compat;
-  private readonly tok: HfJsTokenizer;
+  private readonly tok: HfJsTokenizerType;
   private readonly source: string;
 
   /**
