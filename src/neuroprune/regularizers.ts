@@ -34,6 +34,23 @@ export interface AttentionRegularizerOptions {
 }
 
 /**
+ * `|x|` with the subgradient 0 at 0 (`sign(x) * dy`). TF.js's own `abs` has gradient -1 at
+ * exactly 0 (`step(x, -1)`), which would push every weight that pruning set to zero back out of
+ * zero, and with Eq. 2's `1 / (2 sqrt(delta))` slope push it hard. Zero is the minimiser of
+ * `|x|`, and 0 is the subgradient that keeps it there.
+ */
+export function absZeroSubgradient(x: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([t]);
+    return {
+      value: tf.abs(t),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, tf.sign(saved[0]))],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x);
+}
+
+/**
  * Per-row fraction of entries with `|w| < eps`, as a constant: the custom gradient is zero, so no
  * gradient flows through the count (TF.js has no gradient for `less`, and Eq. 1 holds the
  * neuron weights fixed within a step anyway).
@@ -48,7 +65,7 @@ function rowZeroFraction(w: tf.Tensor, eps: number): tf.Tensor {
 
 /** One linear map's preferential-attachment term: `sum_i (n_i / fan_in) * sum_j |W[i, j]|`. */
 function preferentialTerm(w: tf.Tensor, eps: number): tf.Tensor {
-  return tf.sum(tf.mul(rowZeroFraction(w, eps), tf.sum(tf.abs(w), 1)));
+  return tf.sum(tf.mul(rowZeroFraction(w, eps), tf.sum(absZeroSubgradient(w), 1)));
 }
 
 /**
@@ -83,9 +100,9 @@ export function attentionGroupL12(blocks: readonly AttentionBlock[], options: At
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
       const colSums = tf.addN([
-        tf.sum(tf.abs(b.query.weight), 0),
-        tf.sum(tf.abs(b.key.weight), 0),
-        tf.sum(tf.abs(b.value.weight), 0),
+        tf.sum(absZeroSubgradient(b.query.weight), 0),
+        tf.sum(absZeroSubgradient(b.key.weight), 0),
+        tf.sum(absZeroSubgradient(b.value.weight), 0),
       ]);
       total = tf.add(total, tf.sum(tf.sqrt(tf.add(colSums, delta))));
     }
@@ -97,8 +114,8 @@ export function attentionGroupL12(blocks: readonly AttentionBlock[], options: At
 export function plainL1(attn: readonly AttentionBlock[], mlp: readonly MlpBlock[]): tf.Scalar {
   return tf.tidy(() => {
     const terms: tf.Tensor[] = [tf.scalar(0)];
-    for (const b of attn) for (const l of [b.query, b.key, b.value, b.output]) terms.push(tf.sum(tf.abs(l.weight)));
-    for (const b of mlp) for (const l of [b.input, b.output]) terms.push(tf.sum(tf.abs(l.weight)));
+    for (const b of attn) for (const l of [b.query, b.key, b.value, b.output]) terms.push(tf.sum(absZeroSubgradient(l.weight)));
+    for (const b of mlp) for (const l of [b.input, b.output]) terms.push(tf.sum(absZeroSubgradient(l.weight)));
     return tf.addN(terms) as tf.Scalar;
   });
 }
