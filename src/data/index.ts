@@ -2,3 +2,5 @@ export * from './tokenizer';
 export * from './wordpiece';
 export * from './hfTokenizer';
 export * from './loadTokenizer';
+export * from './random';
+export * from './metrics';
