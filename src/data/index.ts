@@ -4,3 +4,4 @@ export * from './hfTokenizer';
 export * from './loadTokenizer';
 export * from './random';
 export * from './metrics';
+export * from './glue';
