@@ -43,10 +43,8 @@ describe('neuron graph of an MLP block', () => {
   });
 
   it('agrees with mlpDegrees on a random sparse block', () => {
-    const block = tf.tidy(() => {
-      const mask = (shape: [number, number], seed: number) => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), tf.cast(tf.greater(tf.randomUniform(shape, 0, 1, 'float32', seed + 1), 0.7), 'float32')) as tf.Tensor2D;
-      return mlpBlock(mask([16, 8], 1), mask([8, 16], 3));
-    });
+    const sparse = (shape: [number, number], seed: number) => tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), tf.cast(tf.greater(tf.randomUniform(shape, 0, 1, 'float32', seed + 1), 0.7), 'float32')) as tf.Tensor2D);
+    const block = mlpBlock(sparse([16, 8], 1), sparse([8, 16], 3));
     const deg = mlpDegrees(block);
     const g = neuronGraph(block);
     const hidden = neuronDegreesOf(g, 'hidden');
