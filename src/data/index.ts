@@ -5,3 +5,4 @@ export * from './loadTokenizer';
 export * from './random';
 export * from './metrics';
 export * from './glue';
+export * from './batching';
