@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmSegmentSum } from './segmentSumWasm';
+import { installWasmKernels, type KernelReport } from './kernels';
 
 export type BackendChoice = 'gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendChoice[] = ['gpu', 'node', 'wasm', 'cpu'];
@@ -22,6 +23,8 @@ export interface BackendReport {
   reason: string;
   /** One line for each better backend that did not load, with the reason. */
   skipped: { backend: BackendChoice; reason: string }[];
+  /** On wasm: which kernels replace TF.js's (native OpenBLAS, transpose-first wasm, or none). */
+  kernels?: KernelReport;
 }
 
 export interface InitBackendOptions {
@@ -46,7 +49,10 @@ async function loadNative(pkg: string): Promise<void> {
   await import(pkg);
 }
 
+let lastKernels: KernelReport | undefined;
+
 async function tryBackend(choice: BackendChoice): Promise<string> {
+  lastKernels = undefined;
   switch (choice) {
     case 'gpu':
       await loadNative('@tensorflow/tfjs-node-gpu');
@@ -62,6 +68,8 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
       await import('@tensorflow/tfjs-backend-wasm');
       registerWasmSegmentSum();
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise');
+      // Faster matmuls (native OpenBLAS when the addon loads) and fused GELU/softmax/LayerNorm.
+      lastKernels = installWasmKernels();
       return 'wasm';
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend did not initialise');
@@ -96,7 +104,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (forced) {
     try {
       const tfName = await tryBackend(forced);
-      report = { picked: forced, tfName, reason: 'forced', skipped };
+      report = { picked: forced, tfName, reason: 'forced', skipped, kernels: lastKernels };
     } catch (err) {
       throw new Error(`backend '${forced}' was forced but did not load: ${firstLine(err)}`);
     }
@@ -104,7 +112,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     for (const choice of BACKEND_ORDER) {
       try {
         const tfName = await tryBackend(choice);
-        report = { picked: choice, tfName, reason: 'best backend that loaded', skipped };
+        report = { picked: choice, tfName, reason: 'best backend that loaded', skipped, kernels: lastKernels };
         break;
       } catch (err) {
         skipped.push({ backend: choice, reason: firstLine(err) });
@@ -120,7 +128,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
 /** The report as printable lines: the pick first, then one line per backend that was skipped. */
 export function describeBackend(report: BackendReport): string[] {
-  const lines = [`backend: ${report.picked} (${report.reason})`];
+  const extra = report.kernels && report.kernels.mode !== 'off' ? ` (+ ${report.kernels.detail})` : '';
+  const lines = [`backend: ${report.picked}${extra} (${report.reason})`];
   for (const s of report.skipped) lines.push(`backend: skipped ${s.backend}: ${s.reason}`);
   return lines;
 }

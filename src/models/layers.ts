@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
+import * as fused from '../backend/kernels/fused';
 
 /** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
 export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
@@ -19,9 +20,12 @@ export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
   return y.reshape([...lead, outDim]);
 }
 
-/** Exact (erf) GELU, as BERT's `hidden_act: "gelu"`. */
+/**
+ * Exact (erf) GELU, as BERT's `hidden_act: "gelu"`. Closed-form gradient, and one native pass
+ * each way on wasm when the OpenBLAS addon is active (`backend/kernels/fused.ts`).
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  return fused.gelu(x);
 }
 
 /** Tanh-approximated GELU (`gelu_new`, GPT-2). */
@@ -38,10 +42,9 @@ export function activate(x: tf.Tensor, act: Activation): tf.Tensor {
   }
 }
 
-/** LayerNorm over the last dimension. */
+/** LayerNorm over the last dimension (fused forward and gradient where the backend has them). */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+  return fused.layerNorm(x, gamma, beta, epsilon);
 }
 
 /** Splits `[B, T, h*dh]` into `[B, h, T, dh]`. */
@@ -80,7 +83,7 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, dropou
   scores = tf.mul(scores, inputs.scale ?? 1 / Math.sqrt(headSize));
   if (inputs.positionBias) scores = tf.add(scores, inputs.positionBias);
   if (inputs.additiveMask) scores = tf.add(scores, inputs.additiveMask);
-  let probs = tf.softmax(scores, -1);
+  let probs = fused.softmaxLastAxis(scores);
   if (dropout) probs = dropout(probs);
   const ctx = tf.matMul(probs, v); // [B, h, Tq, dh]
   const [b, , tq] = ctx.shape;
