@@ -1,0 +1,113 @@
+/**
+ * Typed plotly figure specs: the subset of plotly.js's schema the builders emit. A figure is
+ * plain data (`JSON.stringify` round-trips it), so builders stay pure and tests read the spec.
+ */
+
+export type AxisType = 'linear' | 'log' | 'category';
+
+export interface AxisTitle {
+  text: string;
+}
+
+export interface Axis {
+  title?: AxisTitle;
+  type?: AxisType;
+  /** For log axes, plotly expects the range in log10 units. */
+  range?: [number, number];
+  autorange?: boolean | 'reversed';
+  dtick?: number;
+  /** Tick positions and their labels (e.g. head positions labelled by original head id). */
+  tickvals?: number[];
+  ticktext?: string[];
+  tickformat?: string;
+  /** `[start, end]` fractions of the plot area, for stacked panels. */
+  domain?: [number, number];
+  /** Share ticks with another axis (e.g. `'x'`). */
+  anchor?: string;
+  matches?: string;
+  scaleanchor?: string;
+  showgrid?: boolean;
+  zeroline?: boolean;
+}
+
+export interface Marker {
+  color?: string | (string | number)[];
+  size?: number;
+  symbol?: string;
+  opacity?: number;
+  line?: { color?: string; width?: number };
+}
+
+export interface Line {
+  color?: string;
+  width?: number;
+  dash?: 'solid' | 'dot' | 'dash' | 'dashdot';
+  shape?: 'linear' | 'hv' | 'spline';
+}
+
+interface TraceBase {
+  name?: string;
+  showlegend?: boolean;
+  legendgroup?: string;
+  hovertemplate?: string;
+  /** Axis ids for multi-panel figures: `'x'`, `'y'`, `'y2'`, ... */
+  xaxis?: string;
+  yaxis?: string;
+}
+
+export interface ScatterTrace extends TraceBase {
+  type: 'scatter';
+  x: number[];
+  y: number[];
+  mode: 'markers' | 'lines' | 'lines+markers';
+  text?: string[];
+  marker?: Marker;
+  line?: Line;
+}
+
+export interface BarTrace extends TraceBase {
+  type: 'bar';
+  x: (number | string)[];
+  y: number[];
+  text?: string[];
+  marker?: Marker;
+}
+
+export interface HeatmapTrace extends TraceBase {
+  type: 'heatmap';
+  z: (number | null)[][];
+  x?: (number | string)[];
+  y?: (number | string)[];
+  colorscale?: string;
+  reversescale?: boolean;
+  zmin?: number;
+  zmax?: number;
+  colorbar?: { title?: AxisTitle };
+}
+
+export type Trace = ScatterTrace | BarTrace | HeatmapTrace;
+
+export interface Layout {
+  title?: AxisTitle;
+  xaxis?: Axis;
+  yaxis?: Axis;
+  yaxis2?: Axis;
+  yaxis3?: Axis;
+  barmode?: 'group' | 'stack' | 'overlay';
+  legend?: { orientation?: 'h' | 'v'; x?: number; y?: number };
+  width?: number;
+  height?: number;
+  margin?: { l?: number; r?: number; t?: number; b?: number };
+}
+
+export interface Figure {
+  data: Trace[];
+  layout: Layout;
+}
+
+/** Plotly's default qualitative palette ("D3"), so series keep one colour across figures. */
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+export function paletteColor(i: number): string {
+  return PALETTE[i % PALETTE.length];
+}
