@@ -114,26 +114,42 @@ export function nativeBatchMatMul(blas: NativeBlas, fallback: KernelImpl): Kerne
   };
 }
 
-/** Native `_FusedMatMul` (bias of length n, activations except prelu); the rest goes to `fallback`. */
+/**
+ * Native `_FusedMatMul`: bias over the output columns and every activation. PReLU with per-column
+ * (or scalar) weights is applied here in JS after the product: TF.js 4.22's own wasm kernel gets
+ * PReLU-with-bias wrong (it disagrees with the cpu backend). Other shapes go to `fallback`.
+ */
 export function nativeFusedMatMul(blas: NativeBlas, fallback: KernelImpl): KernelImpl {
   return (args) => {
-    const { a, b, bias, preluActivationWeights } = args.inputs as { a: WasmTensorInfo; b: WasmTensorInfo; bias?: WasmTensorInfo; preluActivationWeights?: WasmTensorInfo };
+    const { a, b, bias, preluActivationWeights: prelu } = args.inputs as { a: WasmTensorInfo; b: WasmTensorInfo; bias?: WasmTensorInfo; preluActivationWeights?: WasmTensorInfo };
     const activation = String(args.attrs.activation ?? 'linear');
-    const code = ACTIVATION_CODES[activation];
+    const code = activation === 'prelu' ? ACTIVATION_CODES.linear : ACTIVATION_CODES[activation];
     const transposeA = args.attrs.transposeA === true, transposeB = args.attrs.transposeB === true;
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || code === undefined || preluActivationWeights != null) return fallback(args);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || code === undefined) return fallback(args);
     const p = productShape(a.shape, b.shape, transposeA, transposeB, '_FusedMatMul');
-    // Only a bias over the output columns fuses; other broadcasts take the reference path.
-    const biasSize = bias ? bias.shape.reduce((x, y) => x * y, 1) : 0;
-    if (bias && (bias.dtype !== 'float32' || biasSize !== p.n || bias.shape.slice(0, -1).some((d) => d !== 1))) return fallback(args);
+    // Only a bias / PReLU weights over the output columns fuse; other broadcasts take the reference path.
+    const perColumn = (t: WasmTensorInfo | undefined, allowScalar: boolean) => {
+      if (!t) return true;
+      const sz = t.shape.reduce((x, y) => x * y, 1);
+      return t.dtype === 'float32' && (sz === p.n || (allowScalar && sz === 1)) && t.shape.slice(0, -1).every((d) => d === 1);
+    };
+    if (!perColumn(bias, false) || (activation === 'prelu' ? !prelu || !perColumn(prelu, true) : prelu != null)) return fallback(args);
     const { backend } = args;
     const out = backend.makeOutput(p.outShape, 'float32');
     const alpha = typeof args.attrs.leakyreluAlpha === 'number' ? args.attrs.leakyreluAlpha : 0.2;
+    const o = f32(backend.typedArrayFromHeap(out), 'out');
     blas.gemm(
-      f32(backend.typedArrayFromHeap(a), 'a'), f32(backend.typedArrayFromHeap(b), 'b'), f32(backend.typedArrayFromHeap(out), 'out'),
+      f32(backend.typedArrayFromHeap(a), 'a'), f32(backend.typedArrayFromHeap(b), 'b'), o,
       p.aOffsets, p.bOffsets, p.m, p.n, p.k, transposeA, transposeB,
       bias ? f32(backend.typedArrayFromHeap(bias), 'bias') : null, code, alpha,
     );
+    if (activation === 'prelu' && prelu) {
+      const w = f32(backend.typedArrayFromHeap(prelu), 'preluActivationWeights');
+      const scalar = w.length === 1;
+      for (let i = 0, j = 0; i < o.length; i++, j = j + 1 === p.n ? 0 : j + 1) {
+        if (o[i] < 0) o[i] *= scalar ? w[0] : w[j];
+      }
+    }
     return out;
   };
 }
@@ -155,8 +171,20 @@ export function wasmTransposeFirst(original: KernelImpl): KernelImpl {
   return (args) => {
     const transposeA = args.attrs.transposeA === true, transposeB = args.attrs.transposeB === true;
     const { a, b } = args.inputs as { a: WasmTensorInfo; b: WasmTensorInfo };
-    if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
     const { backend } = args;
+    const plain = args.inputs.bias == null && (args.attrs.activation ?? 'linear') === 'linear';
+    if (plain) {
+      // TF.js's wasm kernel reads uninitialised memory when the inner dim is 0 and divides by
+      // zero on an empty batch: those products are zeros (or empty) by definition.
+      const p = productShape(a.shape, b.shape, transposeA, transposeB, 'BatchMatMul');
+      if (p.k === 0 || p.aOffsets.length === 0 || p.m === 0 || p.n === 0) {
+        const out = backend.makeOutput(p.outShape, 'float32');
+        backend.typedArrayFromHeap(out).fill(0);
+        return out;
+      }
+    }
+    if (!transposeA && !transposeB) return original(args);
     const temps: WasmTensorInfo[] = [];
     const at = transposeA ? transposeLast2(a, backend) : a;
     if (transposeA) temps.push(at);

@@ -1,0 +1,254 @@
+/**
+ * The wasm kernels of src/backend/kernels against references: products against a plain
+ * triple loop with NumPy broadcasting, fused ops and every gradient against TF.js's own
+ * compositions on the cpu backend. Runs for the native (OpenBLAS) kernels when the addon is
+ * built, and for the pure-wasm kernels always.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { describeBackend, initBackend } from '../../src/backend';
+import {
+  gelu, installWasmKernels, layerNorm, layerNormReference, loadNativeBlas, softmaxLastAxis, uninstallWasmKernels, wasmKernelReport,
+} from '../../src/backend/kernels';
+
+const nativeAvailable = loadNativeBlas().ok;
+const modes = (nativeAvailable ? ['native', 'wasm'] : ['wasm']) as ('native' | 'wasm')[];
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** matmul with NumPy batch broadcasting, in float64. */
+function refMatMul(a: Float32Array, as: number[], b: Float32Array, bs: number[], ta: boolean, tb: boolean): { data: Float64Array; shape: number[] } {
+  const ra = as.length, rb = bs.length;
+  const m = ta ? as[ra - 1] : as[ra - 2], k = ta ? as[ra - 2] : as[ra - 1];
+  const n = tb ? bs[rb - 2] : bs[rb - 1];
+  const ba = as.slice(0, -2), bb = bs.slice(0, -2);
+  const rank = Math.max(ba.length, bb.length);
+  const pad = (s: number[]) => [...Array(rank - s.length).fill(1), ...s];
+  const pa = pad(ba), pb = pad(bb);
+  const out = pa.map((d, i) => Math.max(d, pb[i]));
+  const total = size(out);
+  const data = new Float64Array(total * m * n);
+  for (let t = 0; t < total; t++) {
+    let rem = t, ia = 0, ib = 0, sa = 1, sb = 1;
+    for (let i = rank - 1; i >= 0; i--) {
+      const idx = rem % out[i];
+      rem = Math.floor(rem / out[i]);
+      ia += (pa[i] === 1 ? 0 : idx) * sa;
+      ib += (pb[i] === 1 ? 0 : idx) * sb;
+      sa *= pa[i];
+      sb *= pb[i];
+    }
+    const ao = ia * m * k, bo = ib * k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const av = ta ? a[ao + p * m + i] : a[ao + i * k + p];
+          const bv = tb ? b[bo + j * k + p] : b[bo + p * n + j];
+          s += av * bv;
+        }
+        data[t * m * n + i * n + j] = s;
+      }
+    }
+  }
+  return { data, shape: [...out, m, n] };
+}
+
+function maxDiff(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  expect(x.length).toBe(y.length);
+  let d = 0;
+  for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+  return d;
+}
+
+/** Runs `f` on the cpu backend (TF.js reference kernels), then returns to wasm. */
+async function onCpu<T>(f: () => T): Promise<T> {
+  await tf.setBackend('cpu');
+  try {
+    return f();
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+beforeAll(async () => {
+  await initBackend({ force: 'wasm' });
+});
+afterAll(() => {
+  installWasmKernels();
+});
+
+describe.each(modes)('%s kernels', (mode) => {
+  beforeAll(() => {
+    expect(installWasmKernels(mode).mode).toBe(mode);
+  });
+
+  const productCases: [string, number[], number[]][] = [
+    ['plain 2-D', [7, 5], [5, 9]],
+    ['large enough to be split over threads', [300, 170], [170, 260]],
+    ['batched, equal batch', [3, 4, 6], [3, 6, 5]],
+    ['batch broadcast (b has none)', [2, 3, 4, 6], [6, 5]],
+    ['batch broadcast (1 vs n)', [1, 4, 6], [3, 6, 5]],
+    ['batch broadcast both ways', [2, 1, 4, 6], [1, 3, 6, 5]],
+    ['1xN row vector', [1, 8], [8, 16]],
+    ['Nx1 column result', [16, 8], [8, 1]],
+    ['empty output rows', [0, 4], [4, 3]],
+    ['empty inner dim', [3, 0], [0, 2]],
+    ['empty batch', [0, 3, 4], [0, 4, 2]],
+  ];
+  const transposes: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+
+  for (const [name, as0, bs0] of productCases) {
+    for (const [ta, tb] of transposes) {
+      // On the wasm fallback, broadcasting across both operands' batch dims is the backend's own
+      // (it supports equal or single batches only): not tested there.
+      if (mode === 'wasm' && name === 'batch broadcast both ways') continue;
+      it(`matMul ${name} transposeA=${ta} transposeB=${tb}`, () => {
+        const swap = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
+        const as = swap(as0, ta), bs = swap(bs0, tb);
+        const a = values(size(as), 11), b = values(size(bs), 23);
+        const ref = refMatMul(a, as, b, bs, ta, tb);
+        const got = tf.tidy(() => {
+          const y = tf.matMul(tf.tensor(a, as), tf.tensor(b, bs), ta, tb);
+          return { shape: y.shape, data: y.dataSync() };
+        });
+        expect(got.shape).toEqual(ref.shape);
+        const k = ta ? as[as.length - 2] : as[as.length - 1];
+        expect(maxDiff(got.data, ref.data)).toBeLessThanOrEqual(1e-6 * Math.max(1, k));
+      });
+    }
+  }
+
+  const activations = ['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu', 'prelu'] as const;
+  for (const activation of activations) {
+    for (const [ta, tb] of [[false, true], [true, false]] as [boolean, boolean][]) {
+      it(`fused matMul + bias + ${activation} (transposeA=${ta}, transposeB=${tb}): value and gradients match cpu`, async () => {
+        const m = 33, k = 20, n = 17;
+        const as = ta ? [1, k, m] : [1, m, k], bs = tb ? [1, n, k] : [1, k, n];
+        const a = values(size(as), 3), b = values(size(bs), 5), bias = values(n, 7), dy = values(m * n, 9);
+        const alpha = values(n, 13);
+        const compute = () => tf.tidy(() => {
+          const f = (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.fused.matMul({
+            a: x, b: w, transposeA: ta, transposeB: tb, bias: c, activation,
+            preluActivationWeights: activation === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: 0.1,
+          });
+          const args = [tf.tensor(a, as), tf.tensor(b, bs), tf.tensor1d(bias)];
+          const value = f(args[0], args[1], args[2]).dataSync();
+          const grads = tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(x, w, c), tf.tensor(dy, [1, m, n]))))(args);
+          return [value, ...grads.map((g) => g.dataSync())] as Float32Array[];
+        });
+        const ref = await onCpu(compute);
+        const got = compute();
+        got.forEach((g, i) => expect(maxDiff(g, ref[i])).toBeLessThanOrEqual(2e-5));
+      });
+    }
+  }
+
+  it('fused GELU, softmax and LayerNorm: values and gradients match the TF.js compositions on cpu', async () => {
+    const shape = [3, 5, 70];
+    const x = values(size(shape), 17).map((v) => v * 4);
+    const dy = values(size(shape), 19);
+    const gam = values(70, 29).map((v) => 1 + v), bet = values(70, 31);
+    const run = (which: 'fused' | 'reference') => tf.tidy(() => {
+      const xt = tf.tensor(x, shape), dyt = tf.tensor(dy, shape), g = tf.tensor1d(gam), b = tf.tensor1d(bet);
+      const geluF = which === 'fused' ? gelu : (t: tf.Tensor) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, Math.SQRT1_2))));
+      const softF = which === 'fused' ? softmaxLastAxis : (t: tf.Tensor) => tf.softmax(t, -1);
+      const lnF = which === 'fused' ? layerNorm : layerNormReference;
+      const out: Float32Array[] = [];
+      for (const f of [geluF, softF]) {
+        out.push(f(xt).dataSync() as Float32Array);
+        out.push(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dyt)))(xt).dataSync() as Float32Array);
+      }
+      out.push(lnF(xt, g, b, 1e-12).dataSync() as Float32Array);
+      const lg = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(lnF(t, gg, bb, 1e-12), dyt)))([xt, g, b]);
+      for (const t of lg) out.push(t.dataSync() as Float32Array);
+      return out;
+    });
+    const ref = await onCpu(() => run('reference'));
+    const got = run('fused');
+    const names = ['gelu', 'gelu grad', 'softmax', 'softmax grad', 'layerNorm', 'layerNorm dx', 'layerNorm dgamma', 'layerNorm dbeta'];
+    got.forEach((g, i) => expect(maxDiff(g, ref[i]), names[i]).toBeLessThanOrEqual(i >= 6 ? 5e-5 : 2e-5));
+  });
+
+  it('fused ops handle a single row, a single column and empty tensors', () => {
+    tf.tidy(() => {
+      expect(Array.from(softmaxLastAxis(tf.tensor2d([[3]])).dataSync())).toEqual([1]);
+      const row = tf.tensor2d([[1, 2, 3, 4]]);
+      expect(maxDiff(layerNorm(row, tf.ones([4]), tf.zeros([4]), 1e-5).dataSync(), layerNormReference(row, tf.ones([4]), tf.zeros([4]), 1e-5).dataSync())).toBeLessThan(1e-5);
+      expect(gelu(tf.zeros([0, 3])).shape).toEqual([0, 3]);
+      expect(softmaxLastAxis(tf.zeros([0, 3])).shape).toEqual([0, 3]);
+      const g = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(layerNorm(t, gg, bb, 1e-5)))([tf.zeros([0, 4]), tf.ones([4]), tf.zeros([4])]);
+      expect(g[1].shape).toEqual([4]);
+      // TF.js's wasm Sum over an empty axis returns uninitialised memory: only the fused kernel
+      // is held to zeros here.
+      if (mode === 'native') expect(Array.from(g[1].dataSync())).toEqual([0, 0, 0, 0]);
+    });
+  });
+
+  it('leaves no tensors behind across forward and backward', () => {
+    const x = tf.tensor(values(2 * 6 * 8, 3), [2, 6, 8]);
+    const w = tf.variable(tf.tensor(values(8 * 8, 5), [8, 8]));
+    const g = tf.variable(tf.ones([8])), b = tf.variable(tf.zeros([8]));
+    const step = () => tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => {
+        const h = tf.matMul(x.reshape([12, 8]), w, false, true).reshape([2, 6, 8]);
+        return tf.sum(softmaxLastAxis(gelu(layerNorm(h, g, b, 1e-12))));
+      });
+      Object.values(grads).forEach((t) => t.dataSync());
+    });
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w, g, b]);
+  });
+});
+
+describe('installation', () => {
+  it('restores the TF.js kernels on uninstall and reports the mode', () => {
+    uninstallWasmKernels();
+    const original = tf.getKernel('BatchMatMul', 'wasm');
+    installWasmKernels(modes[0]);
+    expect(tf.getKernel('BatchMatMul', 'wasm')).not.toBe(original);
+    expect(wasmKernelReport().mode).toBe(modes[0]);
+    uninstallWasmKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(original);
+    expect(tf.getKernel('NeuropruneGelu', 'wasm')).toBeUndefined();
+    expect(wasmKernelReport().mode).toBe('off');
+    // Without the fused kernels the same functions fall back to TF.js ops.
+    tf.tidy(() => {
+      expect(gelu(tf.tensor1d([0, 1])).dataSync()[1]).toBeCloseTo(0.8413447, 5);
+    });
+  });
+
+  it('says in the backend report which kernels are active', async () => {
+    const report = await initBackend({ force: 'wasm' });
+    const line = describeBackend(report)[0];
+    if (nativeAvailable && !process.env.NEUROPRUNE_KERNELS) expect(line).toMatch(/^backend: wasm \(\+ native OpenBLAS matmul.*threads?\)/);
+    else expect(line).toMatch(/^backend: wasm/);
+  });
+
+  it('refuses an unknown NEUROPRUNE_KERNELS value', () => {
+    expect(() => installWasmKernels('fast' as never)).not.toThrow(); // not parsed: a typed value
+    const saved = process.env.NEUROPRUNE_KERNELS;
+    process.env.NEUROPRUNE_KERNELS = 'fast';
+    try {
+      expect(() => installWasmKernels()).toThrow(/NEUROPRUNE_KERNELS=fast/);
+    } finally {
+      if (saved === undefined) delete process.env.NEUROPRUNE_KERNELS; else process.env.NEUROPRUNE_KERNELS = saved;
+    }
+  });
+});
