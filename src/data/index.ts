@@ -6,3 +6,5 @@ export * from './random';
 export * from './metrics';
 export * from './glue';
 export * from './batching';
+export * from './syntheticTask';
+export * from './bagOfWords';
