@@ -21,7 +21,11 @@ import {
 } from './tokenizer';
 
 export interface HfTokenizerOptions {
-  /** Default `'fast'`: this is the Rust tokenizer's pipeline, so agree with it on truncation. */
+  /**
+   * Default `'fast'`: this is the Rust tokenizer's pipeline, so agree with it on truncation.
+   * `'slow'` changes only how an odd leftover is split in pair truncation; the Python
+   * tokenizer's NFC step is not applied here (use the vocab.txt tokenizer for that).
+   */
   compat?: Compat;
   /** Default: `model_max_length` of the config when sensible, else 512. */
   modelMaxLength?: number;
