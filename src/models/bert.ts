@@ -185,6 +185,11 @@ export interface BertForwardOptions {
   training?: boolean;
   /** Also return the embedding output and every layer's output. Default false. */
   outputHiddenStates?: boolean;
+  /**
+   * Seed of this call's dropout masks. Default: the next seeds of the model's own stream. A
+   * trainer passes a function of (run seed, step), so a resumed run draws the same masks.
+   */
+  dropoutSeed?: number;
 }
 
 export interface BertOutput {
@@ -401,11 +406,11 @@ export class BertForSequenceClassification implements PrunableModel {
         throw new Error(`sequence length ${t} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
       }
       const e = this.embeddings;
-      const words = tf.gather(e.wordEmbeddings, inputs.inputIds);
+      const words = embeddingLookup(e.wordEmbeddings, inputs.inputIds);
       // Positions are the same for every row: one [1, T, d] slice broadcast over the batch.
       const positions = tf.slice(e.positionEmbeddings, [0, 0], [t, -1]).expandDims(0);
       const types = inputs.tokenTypeIds
-        ? tf.gather(e.tokenTypeEmbeddings, inputs.tokenTypeIds)
+        ? embeddingLookup(e.tokenTypeEmbeddings, inputs.tokenTypeIds)
         : tf.slice(e.tokenTypeEmbeddings, [0, 0], [1, -1]).expandDims(0);
       let h = tf.add(tf.add(words, positions), types);
       h = layerNorm(h, e.layerNorm.weight, e.layerNorm.bias, this.config.layer_norm_eps);
@@ -436,6 +441,7 @@ export class BertForSequenceClassification implements PrunableModel {
   forward(inputs: BertInputs, options: BertForwardOptions = {}): BertOutput {
     if (this.disposed) throw new Error('BertForSequenceClassification: forward after dispose()');
     const training = options.training ?? false;
+    if (options.dropoutSeed !== undefined) this.nextDropoutSeed = seededRandom(options.dropoutSeed);
     const result = tf.tidy(() => {
       const additiveMask = inputs.attentionMask ? paddingToAdditiveMask(inputs.attentionMask) : undefined;
       let h: tf.Tensor = this.embed(inputs, training);
@@ -460,6 +466,25 @@ export class BertForSequenceClassification implements PrunableModel {
     for (const v of this.namedParameters().values()) v.dispose();
     this.disposed = true;
   }
+}
+
+/**
+ * `table[ids]` (`[...ids.shape, d]`) whose gradient is a scatter-add of the upstream rows
+ * (`scatterND` sums rows that share an index). TF.js's own gradient of `gather` is
+ * `UnsortedSegmentSum`, which the cpu backend runs as one masked reduction per table row:
+ * minutes per step for a 30k-token vocabulary, against milliseconds for the scatter.
+ */
+export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
+  const [rows, d] = table.shape;
+  // The typings want a variadic function; the one input is the table (ids get no gradient).
+  const lookup = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const t = args[0] as tf.Tensor;
+    const value = tf.gather(t, ids);
+    const gradFunc = (dy: tf.Tensor | tf.Tensor[]) =>
+      tf.scatterND(tf.reshape(ids, [-1, 1]), tf.reshape(dy as tf.Tensor, [-1, d]), [rows, d]);
+    return { value, gradFunc };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return lookup(table);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { loadBertCheckpoint } from '../../src/checkpoint';
 import {
-  BertForSequenceClassification, bertLoss, bertParameterShapes, sequenceClassificationLoss, type BertConfig,
+  BertForSequenceClassification, bertLoss, embeddingLookup, bertParameterShapes, sequenceClassificationLoss, type BertConfig,
 } from '../../src/models/bert';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -76,6 +76,25 @@ describe('training step', () => {
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+describe('embedding lookup', () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`on ${backend}: same values and gradient as tf.gather, repeated ids summed`, async () => {
+      await initBackend({ force: backend });
+      tf.tidy(() => {
+        const table = tf.tensor2d(Array.from({ length: 18 }, (_, i) => Math.sin(i)), [6, 3]);
+        const ids = tf.tensor2d([[1, 2, 1], [5, 1, 0]], undefined, 'int32');
+        const up = tf.tensor3d(Array.from({ length: 18 }, (_, i) => i / 7 - 1), [2, 3, 3]);
+        const f = (lookup: (t: tf.Tensor) => tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(lookup(t), up)))(table);
+        expect(Array.from(embeddingLookup(table, ids).dataSync())).toEqual(Array.from(tf.gather(table, ids).dataSync()));
+        const ours = f((t) => embeddingLookup(t, ids)).dataSync();
+        const ref = f((t) => tf.gather(t, ids)).dataSync();
+        ours.forEach((v, i) => expect(v).toBeCloseTo(ref[i], 6));
+      });
+      await initBackend({ force: 'wasm' });
+    });
+  }
 });
 
 describe('dropout', () => {
