@@ -10,3 +10,4 @@ export {
   loadBertCheckpoint, saveBertCheckpoint, CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, CONVERT_HINT,
   type LoadBertOptions, type LoadedBert, type SaveBertOptions,
 } from './bert';
+export { saveTensorFile, loadTensorFile } from './tensorFile';

@@ -479,9 +479,12 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   // The typings want a variadic function; the one input is the table (ids get no gradient).
   const lookup = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const t = args[0] as tf.Tensor;
+    // Saved, not captured: the caller may dispose `ids` (e.g. in a tidy) before the backward pass runs.
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    save([ids]);
     const value = tf.gather(t, ids);
-    const gradFunc = (dy: tf.Tensor | tf.Tensor[]) =>
-      tf.scatterND(tf.reshape(ids, [-1, 1]), tf.reshape(dy as tf.Tensor, [-1, d]), [rows, d]);
+    const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+      tf.scatterND(tf.reshape(saved[0], [-1, 1]), tf.reshape(dy as tf.Tensor, [-1, d]), [rows, d]);
     return { value, gradFunc };
   }) as Parameters<typeof tf.customGrad>[0]);
   return lookup(table);

@@ -42,6 +42,8 @@ export interface MlpCompaction {
   after: number;
   /** Neurons removed because their incoming row was zero (their constant output folded into the bias). */
   folded: number;
+  /** Positions (before compaction) of the neurons kept, ascending: the gather that other per-neuron state must follow. */
+  kept: number[];
 }
 
 /** Removes dead neurons from one MLP block (see the module comment). Never leaves it empty. */
@@ -55,7 +57,7 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   let keep = rowLive.flatMap((r, i) => (r && colLive[i] ? [i] : []));
   const foldIdx = rowLive.flatMap((r, i) => (!r && colLive[i] ? [i] : []));
   const before = de;
-  if (keep.length === de) return { name: block.name, layer: block.layer, before, after: de, folded: 0 };
+  if (keep.length === de) return { name: block.name, layer: block.layer, before, after: de, folded: 0, kept: keep };
   block.originalIntermediateSize ??= de;
 
   // Fold the constant outputs of neurons that read nothing: act(b_in[i]) * Wout[:, i].
@@ -84,7 +86,7 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   setParam(block.input, 'weight', tf.tidy(() => tf.gather(win, keep, 0)));
   if (bin) setParam(block.input, 'bias', tf.tidy(() => tf.gather(bin, keep, 0)));
   setParam(block.output, 'weight', tf.tidy(() => (zeroKeptColumn ? tf.zeros([wout.shape[0], 1]) : tf.gather(wout, keep, 1))));
-  return { name: block.name, layer: block.layer, before, after: keep.length, folded };
+  return { name: block.name, layer: block.layer, before, after: keep.length, folded, kept: keep };
 }
 
 export interface AttentionInputCompaction {
@@ -92,6 +94,8 @@ export interface AttentionInputCompaction {
   layer: number;
   before: number;
   after: number;
+  /** Positions (among the input dims read before compaction) of the dims kept, ascending. */
+  kept: number[];
 }
 
 /** Removes model-input dimensions that none of Q/K/V reads (see the module comment). */
@@ -105,7 +109,7 @@ export function compactAttentionInputs(block: AttentionBlock): AttentionInputCom
     tf.tidy(() => tf.logicalOr(tf.logicalOr(tf.any(tf.notEqual(q, 0), 0), tf.any(tf.notEqual(block.key.weight, 0), 0)), tf.any(tf.notEqual(block.value.weight, 0), 0))),
   );
   let keep = live.flatMap((v, j) => (v ? [j] : []));
-  if (keep.length === dIn) return { name: block.name, layer: block.layer, before: dIn, after: dIn };
+  if (keep.length === dIn) return { name: block.name, layer: block.layer, before: dIn, after: dIn, kept: keep };
   if (keep.length === 0) keep = [0]; // all-zero Q/K/V: keep one (zero) column rather than a zero-width matmul
   for (const l of [block.query, block.key, block.value]) {
     const w = l.weight;
@@ -113,7 +117,7 @@ export function compactAttentionInputs(block: AttentionBlock): AttentionInputCom
   }
   const prev = block.inputIndex;
   block.inputIndex = prev ? keep.map((j) => prev[j] as number) : keep;
-  return { name: block.name, layer: block.layer, before: dIn, after: keep.length };
+  return { name: block.name, layer: block.layer, before: dIn, after: keep.length, kept: keep };
 }
 
 export interface ModelCompaction {

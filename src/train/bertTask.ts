@@ -1,0 +1,60 @@
+/**
+ * `BertForSequenceClassification` as a `TrainableModel` over typed-array batches.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Batch } from '../data';
+import { BertForSequenceClassification, bertLoss, problemType } from '../models/bert';
+import type { AttentionBlock, MlpBlock } from '../models/blocks';
+import type { StepContext, TrainableModel } from './types';
+
+/** Batch arrays to the model's input tensors (`[size, seqLen]` int32). */
+export function batchInputs(batch: Batch): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D; tokenTypeIds: tf.Tensor2D } {
+  const shape: [number, number] = [batch.size, batch.seqLen];
+  return {
+    inputIds: tf.tensor2d(batch.inputIds, shape, 'int32'),
+    attentionMask: tf.tensor2d(batch.attentionMask, shape, 'int32'),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, shape, 'int32'),
+  };
+}
+
+export class BertTaskModel implements TrainableModel<Batch> {
+  constructor(readonly bert: BertForSequenceClassification) {}
+
+  get hiddenSize(): number {
+    return this.bert.hiddenSize;
+  }
+
+  attentionBlocks(): AttentionBlock[] {
+    return this.bert.attentionBlocks();
+  }
+
+  mlpBlocks(): MlpBlock[] {
+    return this.bert.mlpBlocks();
+  }
+
+  namedVariables(): Map<string, tf.Variable> {
+    return this.bert.namedParameters();
+  }
+
+  taskLoss(batch: Batch, ctx: StepContext): tf.Scalar {
+    return tf.tidy(() => {
+      const { logits } = this.bert.forward(batchInputs(batch), { training: ctx.training, dropoutSeed: ctx.seed });
+      const labels = batch.labels instanceof Float32Array ? tf.tensor1d(batch.labels, 'float32') : tf.tensor1d(batch.labels, 'int32');
+      return bertLoss(this.bert, logits, labels);
+    });
+  }
+
+  predict(batch: Batch): Float32Array {
+    const out = tf.tidy(() => {
+      const { logits } = this.bert.forward(batchInputs(batch), { training: false });
+      return problemType(this.bert.config) === 'regression' ? logits.reshape([-1]) : tf.argMax(logits, -1).toFloat();
+    });
+    const values = Float32Array.from(out.dataSync());
+    out.dispose();
+    return values;
+  }
+
+  dispose(): void {
+    this.bert.dispose();
+  }
+}
