@@ -280,6 +280,29 @@ TARGETS void layerNormBwdRows(const float *dy, const float *x, const float *mean
   }
 }
 
+// out[o, i] = sum_r x[o, r, i]: TF.js's wasm Sum transposes first whenever the reduced axes
+// are not the innermost, which is the case of every bias gradient (a sum over the rows of dy).
+TARGETS void sumMiddle(const float *x, float *out, size_t o0, size_t o1, size_t i0, size_t i1, size_t r, size_t inner) {
+  for (size_t o = o0; o < o1; o++) {
+    float *dst = out + o * inner;
+    for (size_t i = i0; i < i1; i++) dst[i] = 0;
+    for (size_t k = 0; k < r; k++) {
+      const float *src = x + (o * r + k) * inner;
+      for (size_t i = i0; i < i1; i++) dst[i] += src[i];
+    }
+  }
+}
+
+// sum over the last axis (inner == 1)
+TARGETS void sumLast(const float *x, float *out, size_t o0, size_t o1, size_t r) {
+  for (size_t o = o0; o < o1; o++) {
+    const float *src = x + o * r;
+    float s = 0;
+    for (size_t k = 0; k < r; k++) s += src[k];
+    out[o] = s;
+  }
+}
+
 int threadsFor(size_t work) { return work < kParallelMin ? 1 : g_threads; }
 
 // Splits [0, n) into contiguous chunks, one per thread, so each thread streams its own range.
@@ -399,6 +422,28 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sumAxis(x, out, outer, r, inner): x viewed as [outer, r, inner], out as [outer, inner].
+napi_value SumAxis(napi_env env, napi_callback_info info) {
+  Args A(env, info, 5);
+  const size_t outer = A.size(2), r = A.size(3), inner = A.size(4);
+  const float *x = A.f32(0, outer * r * inner); float *out = A.f32(1, outer * inner);
+  if (!A.ok) return A.fail("sumAxis(x, out, outer, r, inner): Float32Arrays of matching sizes");
+  const size_t work = outer * r * inner;
+  if (inner == 1) {
+    parallelRanges(outer, work, [&](size_t a, size_t b, int) { sumLast(x, out, a, b, r); });
+  } else if (outer >= (size_t)g_threads) {
+    parallelRanges(outer, work, [&](size_t a, size_t b, int) { sumMiddle(x, out, a, b, 0, inner, r, inner); });
+  } else {
+    // Few outer slices (a bias gradient has one): split the columns instead, in multiples of 16
+    // so that each thread's range stays vector-aligned.
+    const size_t blocks = (inner + 15) / 16;
+    parallelRanges(blocks, work, [&](size_t a, size_t b, int) {
+      sumMiddle(x, out, 0, outer, a * 16, std::min(inner, b * 16), r, inner);
+    });
+  }
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -429,6 +474,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumAxis", nullptr, SumAxis, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -182,6 +182,28 @@ describe.each(modes)('%s kernels', (mode) => {
     got.forEach((g, i) => expect(maxDiff(g, ref[i]), names[i]).toBeLessThanOrEqual(i >= 6 ? 5e-5 : 2e-5));
   });
 
+  it('sum over any axes (contiguous blocks natively, others by TF.js) matches cpu; clones share no state', async () => {
+    const shape = [3, 40, 5, 7];
+    const x = values(size(shape), 37);
+    const axesList: (number | number[] | undefined)[] = [undefined, 0, 1, 2, 3, -1, [0, 1], [1, 2], [2, 3], [0, 1, 2, 3], [0, 2], [1, 3]];
+    const compute = () => tf.tidy(() => {
+      const t = tf.tensor(x, shape);
+      const out: Float32Array[] = [];
+      for (const axis of axesList) for (const keepDims of [false, true]) out.push(tf.sum(t, axis, keepDims).dataSync() as Float32Array);
+      out.push(tf.sum(tf.zeros([0, 4]), 0).dataSync() as Float32Array);
+      return out;
+    });
+    const ref = await onCpu(compute);
+    // Up to 4200 float32 terms per sum, in different orders: 1e-4 relative to the largest.
+    compute().forEach((g, i) => expect(maxDiff(g, ref[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, ...Array.from(ref[i], Math.abs))));
+    tf.tidy(() => {
+      const a = tf.tensor1d([1, 2, 3]);
+      const b = a.clone();
+      a.dispose();
+      expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    });
+  });
+
   it('fused ops handle a single row, a single column and empty tensors', () => {
     tf.tidy(() => {
       expect(Array.from(softmaxLastAxis(tf.tensor2d([[3]])).dataSync())).toEqual([1]);

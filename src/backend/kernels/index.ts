@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadNativeBlas } from './native';
 import { nativeBatchMatMul, nativeFusedMatMul, wasmTransposeFirst } from './matmul';
 import { FUSED_KERNELS, wasmFusedKernels } from './fused';
+import { nativeSum, zeroCopyIdentity } from './reduce';
 
 export type KernelMode = 'native' | 'wasm' | 'off';
 
@@ -21,7 +22,7 @@ export interface KernelReport {
 }
 
 type KernelImpl = Parameters<typeof nativeBatchMatMul>[1];
-const REPLACED = ['BatchMatMul', '_FusedMatMul'] as const;
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Sum', 'Identity'] as const;
 
 let originals: Map<string, tf.KernelConfig> | undefined;
 /** Kernels this module added (not replacements): removed again on uninstall. */
@@ -69,13 +70,15 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
   if (native.ok) {
     replace('BatchMatMul', (orig) => nativeBatchMatMul(native.blas, orig));
     replace('_FusedMatMul', (orig) => nativeFusedMatMul(native.blas, orig));
+    replace('Sum', (orig) => nativeSum(native.blas, orig));
+    replace('Identity', (orig) => zeroCopyIdentity(orig));
     const fused = wasmFusedKernels(native.blas);
     for (const name of FUSED_KERNELS) {
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fused[name] as unknown as tf.KernelFunc });
       added.push(name);
     }
     const threads = native.blas.info().threads;
-    report = { mode: 'native', detail: `native OpenBLAS matmul + fused GELU/softmax/LayerNorm, ${threads} thread${threads === 1 ? '' : 's'}`, threads };
+    report = { mode: 'native', detail: `native OpenBLAS matmul + fused GELU/softmax/LayerNorm/Sum, ${threads} thread${threads === 1 ? '' : 's'}`, threads };
   } else {
     if (mode === 'native') {
       uninstallWasmKernels();
@@ -83,6 +86,7 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     }
     replace('BatchMatMul', (orig) => wasmTransposeFirst(orig));
     replace('_FusedMatMul', (orig) => wasmTransposeFirst(orig));
+    replace('Identity', (orig) => zeroCopyIdentity(orig));
     report = { mode: 'wasm', detail: `transpose-first wasm matmul (${native.reason})`, threads: 1 };
   }
   return report;

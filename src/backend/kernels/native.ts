@@ -24,6 +24,8 @@ export interface NativeBlas {
   /** Threads per product; 0 = all processors. Returns the value in force. */
   setThreads(n: number): number;
   info(): { threads: number; blas: string };
+  /** `out[o, i] = sum_r x[o, r, i]`. */
+  sumAxis(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number): void;
   /** Fused elementwise passes (see native/blas.cc); sizes in elements, rows of `cols` on the last axis. */
   gelu(x: Float32Array, y: Float32Array, n: number): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number): void;
