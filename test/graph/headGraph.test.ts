@@ -3,7 +3,7 @@ import { initBackend } from '../../src/backend';
 import { connectedComponents, degrees, headGraph, headGraphFromDistances, isDominatingSet } from '../../src/graph/headGraph';
 import { findDominatingPaper } from '../../src/neuroprune/dominating';
 import { headSimilarity } from '../../src/neuroprune/similarity';
-import { leveledAttention } from './helpers';
+import { leveledAttention } from './blocks';
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });

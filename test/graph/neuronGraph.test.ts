@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { hiddenDegrees, mlpDegrees, neuronDegreesOf, neuronGraph, neuronGraphFromWeights, neuronKey } from '../../src/graph/neuronGraph';
-import { mlpBlock } from './helpers';
+import { mlpBlock } from './blocks';
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });

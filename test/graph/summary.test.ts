@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { summarizeModelGraphs } from '../../src/graph/summary';
-import { leveledAttention, mlpBlock, model } from './helpers';
+import { leveledAttention, mlpBlock, model } from './blocks';
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });
