@@ -2,13 +2,24 @@
 //
 // The wasm backend keeps every tensor in one WebAssembly.Memory. The JS side passes
 // Float32Array views on that memory, so the products run in place with no copy in or out.
-// OpenBLAS is pinned to one thread and this file splits the work itself (OpenMP, over batch
-// entries and over rows/columns of large products): one scheme that serves both the large dense
-// products and the many small attention products, where OpenBLAS's own threading either does
-// not kick in or costs more than the product.
+// OpenBLAS is pinned to one thread and this file splits the work itself (over batch entries and
+// over rows/columns of large products): one scheme that serves both the large dense products and
+// the many small attention products, where OpenBLAS's own threading either does not kick in or
+// costs more than the product.
+//
+// The split uses a small "help if you can" pool rather than OpenMP: work is cut into chunks that
+// the calling thread and the helpers take from a shared counter, and the caller waits only for
+// chunks a helper actually took. On a busy machine a helper that is not scheduled simply takes
+// nothing, where an OpenMP barrier would stall every call for a scheduler tick (measured here:
+// a 2 ms softmax became 8 ms with two OpenMP threads under load).
 #include <node_api.h>
 #include <cblas.h>
-#include <omp.h>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -32,6 +43,89 @@ char *openblas_get_config(void);
 namespace {
 
 int g_threads = 1;
+
+class Pool {
+ public:
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto &t : workers_) t.join();
+  }
+
+  // Runs f(0) .. f(n-1), on the calling thread and on up to `threads - 1` helpers.
+  void run(size_t n, int threads, const std::function<void(size_t)> &f) {
+    if (threads <= 1 || n <= 1) {
+      for (size_t i = 0; i < n; i++) f(i);
+      return;
+    }
+    ensure(threads - 1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = &f;
+      n_ = n;
+      next_.store(0);
+      open_ = true;
+      maxHelpers_ = threads - 1;
+      generation_++;
+    }
+    cv_.notify_all();
+    for (size_t i; (i = next_.fetch_add(1)) < n;) f(i);
+    {
+      // No helper joins after this; those that joined finish the chunks they took.
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = false;
+    }
+    while (active_.load() != 0) std::this_thread::yield();
+  }
+
+ private:
+  void ensure(int helpers) {
+    while ((int)workers_.size() < helpers) workers_.emplace_back([this] { loop(); });
+  }
+
+  void loop() {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (!open_ || joined_ >= maxHelpers_) continue;
+      joined_++;
+      active_.fetch_add(1);
+      const std::function<void(size_t)> *f = job_;
+      const size_t n = n_;
+      lock.unlock();
+      for (size_t i; (i = next_.fetch_add(1)) < n;) (*f)(i);
+      lock.lock();
+      joined_--;
+      active_.fetch_sub(1);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::thread> workers_;
+  const std::function<void(size_t)> *job_ = nullptr;
+  size_t n_ = 0;
+  std::atomic<size_t> next_{0};
+  std::atomic<int> active_{0};
+  int joined_ = 0;
+  int maxHelpers_ = 0;
+  bool open_ = false;
+  bool stop_ = false;
+  uint64_t generation_ = 0;
+};
+
+Pool *g_pool = nullptr;
+
+void parallelFor(size_t n, int threads, const std::function<void(size_t)> &f) {
+  if (!g_pool) g_pool = new Pool();  // never freed: helpers live as long as the process
+  g_pool->run(n, threads, f);
+}
 
 // Activation codes shared with src/backend/kernels/native.ts.
 enum Act { LINEAR = 0, RELU = 1, RELU6 = 2, LEAKYRELU = 3, SIGMOID = 4, ELU = 5 };
@@ -147,10 +241,15 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   const double flops = 2.0 * batch * m * n * k;
   // Below ~2 MFLOP a product is over before a second thread wakes up.
   int nt = flops < 2e6 ? 1 : g_threads;
-  // Split each product in `parts` along its larger output dimension when the batch alone
-  // cannot keep every thread busy.
+  // Split each product in `parts` along its larger output dimension when the batch alone cannot
+  // give every thread several chunks (several, so that a helper that starts late still finds work
+  // and one that is descheduled holds up little), keeping chunks above ~1 MFLOP.
   int parts = 1;
-  if (nt > 1 && batch < (size_t)nt) parts = nt;
+  if (nt > 1 && batch < (size_t)nt * 4) {
+    const double perEntry = 2.0 * m * n * k;
+    parts = (int)std::min<double>((nt * 4 + batch - 1) / batch, std::max(1.0, perEntry / 1e6));
+    parts = std::max(1, std::min(parts, std::max(m, n) / 16));
+  }
 
   std::vector<Task> tasks;
   tasks.reserve(batch * parts);
@@ -177,13 +276,12 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     }
   }
   const int ntasks = (int)tasks.size();
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int t = 0; t < ntasks; t++) {
+  parallelFor(ntasks, nt, [&](size_t t) {
     const Task &T = tasks[t];
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, T.m, T.n, T.k, 1.0f, T.a,
                 lda, T.b, ldb, 0.0f, T.c, n);
     epilogue(T.c, T.m, T.n, n, T.col0, bias, act, alpha);
-  }
+  });
   return nullptr;
 }
 
@@ -305,17 +403,25 @@ TARGETS void sumLast(const float *x, float *out, size_t o0, size_t o1, size_t r)
 
 int threadsFor(size_t work) { return work < kParallelMin ? 1 : g_threads; }
 
-// Splits [0, n) into contiguous chunks, one per thread, so each thread streams its own range.
+// Splits [0, n) into contiguous ranges of about kParallelMin elements of work (at most 8 per
+// thread) and runs f(begin, end, chunkIndex) over them; returns the number of chunks.
 template <typename F>
-void parallelRanges(size_t n, size_t work, F f) {
+size_t parallelRanges(size_t n, size_t work, F f) {
   const int nt = threadsFor(work);
-  if (nt <= 1 || n < 2) { f(0, n, 0); return; }
-#pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    const size_t a = n * t / T, b = n * (t + 1) / T;
-    if (b > a) f(a, b, t);
-  }
+  if (nt <= 1 || n < 2) { f(0, n, 0); return 1; }
+  size_t chunks = std::min<size_t>(n, std::min<size_t>((size_t)nt * 8, std::max<size_t>(1, work / kParallelMin)));
+  parallelFor(chunks, nt, [&](size_t c) {
+    const size_t a = n * c / chunks, b = n * (c + 1) / chunks;
+    if (b > a) f(a, b, (int)c);
+  });
+  return chunks;
+}
+
+// The number of chunks parallelRanges will use, for sizing per-chunk partial results.
+size_t rangeChunks(size_t n, size_t work) {
+  const int nt = threadsFor(work);
+  if (nt <= 1 || n < 2) return 1;
+  return std::min<size_t>(n, std::min<size_t>((size_t)nt * 8, std::max<size_t>(1, work / kParallelMin)));
 }
 
 struct Args {
@@ -406,16 +512,16 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
               *gamma = A.f32(4, cols);
   float *dx = A.f32(5, rows * cols), *dgamma = A.f32(6, cols), *dbeta = A.f32(7, cols);
   if (!A.ok) return A.fail("layerNormGrad(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, rows, cols): Float32Arrays of matching sizes");
-  // Per-thread partial sums of dgamma/dbeta, added in thread order: deterministic for a given
-  // thread count.
-  const int nt = threadsFor(rows * cols);
-  std::vector<float> part((size_t)nt * 2 * cols, 0.0f);
+  // Per-chunk partial sums of dgamma/dbeta, added in chunk order: the result does not depend on
+  // which thread ran which chunk (deterministic for a given thread count).
+  const size_t nt = rangeChunks(rows, rows * cols);
+  std::vector<float> part(nt * 2 * cols, 0.0f);
   parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int t) {
     float *pg = part.data() + (size_t)t * 2 * cols;
     layerNormBwdRows(dy, x, mean, rstd, gamma, dx, pg, pg + cols, a, b, cols);
   });
   for (size_t j = 0; j < cols; j++) { dgamma[j] = 0; dbeta[j] = 0; }
-  for (int t = 0; t < nt; t++) {
+  for (size_t t = 0; t < nt; t++) {
     const float *pg = part.data() + (size_t)t * 2 * cols;
     for (size_t j = 0; j < cols; j++) { dgamma[j] += pg[j]; dbeta[j] += pg[cols + j]; }
   }
@@ -431,15 +537,23 @@ napi_value SumAxis(napi_env env, napi_callback_info info) {
   const size_t work = outer * r * inner;
   if (inner == 1) {
     parallelRanges(outer, work, [&](size_t a, size_t b, int) { sumLast(x, out, a, b, r); });
-  } else if (outer >= (size_t)g_threads) {
+  } else if (outer >= (size_t)g_threads * 4) {
     parallelRanges(outer, work, [&](size_t a, size_t b, int) { sumMiddle(x, out, a, b, 0, inner, r, inner); });
   } else {
-    // Few outer slices (a bias gradient has one): split the columns instead, in multiples of 16
-    // so that each thread's range stays vector-aligned.
-    const size_t blocks = (inner + 15) / 16;
-    parallelRanges(blocks, work, [&](size_t a, size_t b, int) {
-      sumMiddle(x, out, 0, outer, a * 16, std::min(inner, b * 16), r, inner);
-    });
+    // Few outer slices (a bias gradient has one): split the reduced rows, each chunk summing
+    // into its own partial row, then add the partials in chunk order (deterministic).
+    for (size_t o = 0; o < outer; o++) {
+      const float *xo = x + o * r * inner;
+      const size_t chunks = rangeChunks(r, r * inner);
+      std::vector<float> part(chunks * inner);
+      parallelRanges(r, r * inner, [&](size_t a, size_t b, int c) {
+        sumMiddle(xo + a * inner, part.data() + (size_t)c * inner, 0, 1, 0, inner, b - a, inner);
+      });
+      float *dst = out + o * inner;
+      std::memcpy(dst, part.data(), sizeof(float) * inner);
+      for (size_t c = 1; c < chunks; c++)
+        for (size_t i = 0; i < inner; i++) dst[i] += part[c * inner + i];
+    }
   }
   return nullptr;
 }
@@ -449,7 +563,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int n = argc > 0 ? getInt(env, argv[0]) : 0;
-  if (n <= 0) n = omp_get_num_procs();
+  if (n <= 0) n = (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   g_threads = n;
   napi_value out;
   napi_create_int32(env, g_threads, &out);
@@ -469,7 +583,7 @@ napi_value Info(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   // OpenBLAS must not start its own pool on top of ours: one thread per call.
   openblas_set_num_threads(1);
-  g_threads = omp_get_num_procs();
+  g_threads = (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -69,10 +69,10 @@ function main() {
   // Node process when the addon loads.
   const obj = path.join(outDir, 'blas.o');
   const compile = [
-    '-O3', '-ffast-math', '-std=c++17', '-fPIC', '-fopenmp', '-DNODE_GYP_MODULE_NAME=neuroprune_blas',
+    '-O3', '-ffast-math', '-std=c++17', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=neuroprune_blas',
     '-I' + nodeInclude, ...cflags, '-c', path.join(here, 'blas.cc'), '-o', obj,
   ];
-  const link = ['-shared', '-fopenmp', obj, '-o', out + '.tmp', ...libs];
+  const link = ['-shared', '-pthread', obj, '-o', out + '.tmp', ...libs];
   if (process.platform === 'darwin') link.push('-undefined', 'dynamic_lookup');
   fs.mkdirSync(outDir, { recursive: true });
   try {
