@@ -4,6 +4,8 @@
  * rows and columns), sparsity accounting and checkpoint I/O.
  */
 import * as tf from '@tensorflow/tfjs';
+import { copyFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { loadBertCheckpoint, loadTensorFile, saveBertCheckpoint, saveTensorFile } from '../checkpoint';
 import type { AttentionBlock } from '../models/blocks';
 import {
@@ -36,7 +38,14 @@ export function rememberDenseWidths(model: BertTaskModel): void {
   for (const b of model.mlpBlocks()) b.originalIntermediateSize ??= model.bert.config.intermediate_size;
 }
 
-export function neuropruneOps(options: { numLabels?: number } = {}): TrainerOps<BertTaskModel> {
+export interface NeuropruneOpsOptions {
+  /** Task head size when loading checkpoints. */
+  numLabels?: number;
+  /** Files copied into every saved model directory (the tokenizer), so it is complete on its own. */
+  extraFiles?: string[];
+}
+
+export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<BertTaskModel> {
   return {
     regularizer(model, o) {
       const attn = model.attentionBlocks();
@@ -137,6 +146,7 @@ export function neuropruneOps(options: { numLabels?: number } = {}): TrainerOps<
 
     async saveModel(model, dir) {
       saveBertCheckpoint(model.bert, dir);
+      for (const f of options.extraFiles ?? []) copyFileSync(f, join(dir, basename(f)));
     },
 
     async loadModel(dir) {

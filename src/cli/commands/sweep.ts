@@ -1,0 +1,131 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeBackend, initBackend } from '../../backend';
+import { appendJsonl, readJsonl } from '../../train/jsonl';
+import { neuropruneOps } from '../../train/neuropruneOps';
+import { TRAIN_MODES, validateTrainOptions, type TrainMode } from '../../train/options';
+import { latestCheckpoint } from '../../train/runDir';
+import { expandGrid, paperGrid, parseNumberList, parseShard, shardOf, type SweepPoint } from '../../train/sweep';
+import { taskData } from '../../train/taskData';
+import { train } from '../../train/trainer';
+import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
+import { loadModel, loadTask, tokenizerFiles } from '../setup';
+import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+
+const { mode: _mode, alpha: _alpha, beta: _beta, theta: _theta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
+
+const TABLE: OptionTable = {
+  ...TASK_FLAGS,
+  ...SHARED_TRAIN_FLAGS,
+  modes: { type: 'string', value: 'LIST', help: 'comma-separated modes', default: 'finetune,l1,neuroprune' },
+  alphas: { type: 'string', value: 'LIST', help: 'alpha values', default: '1e-7,...,1e-1 (the paper\'s grid)' },
+  betas: { type: 'string', value: 'LIST', help: 'beta values', default: '1e-7,...,1e-1' },
+  thetas: { type: 'string', value: 'LIST', help: 'theta values', default: '0.15,0.2,0.25' },
+  shard: { type: 'string', value: 'i/n', help: 'run only every n-th point starting at i (0-based): one share of the grid per machine' },
+  results: { type: 'string', value: 'FILE', help: 'JSONL file that receives one line per finished point; points already there are skipped', default: 'sweep/results.jsonl' },
+  'runs-dir': { type: 'string', value: 'DIR', help: "folder of the points' run directories (an interrupted point resumes)", default: 'sweep/runs' },
+  'dry-run': { type: 'boolean', help: 'list the points of this shard and exit' },
+  quiet: { type: 'boolean', help: 'no progress bars' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const HELP = helpText('sweep',
+  'Trains every point of a grid over modes x alpha x beta x theta (finetune runs once; l1 ignores theta) and appends\n' +
+  'one JSONL line per point to --results. With --shard i/n each machine of a batch job runs its share, e.g.\n' +
+  '  Slurm:       neuroprune sweep --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\n' +
+  '  Kubernetes:  neuroprune sweep --shard $JOB_COMPLETION_INDEX/<completions>\n' +
+  'Give each shard its own --results file (or a shared file system that appends whole lines) and merge with report.',
+  TABLE, ['neuroprune sweep --modes neuroprune --alphas 1e-5,1e-4 --betas 1e-5,1e-4 --thetas 0.2 --epochs 2', 'neuroprune report --results sweep/results.jsonl']);
+
+export interface SweepResult {
+  id: string;
+  task: string;
+  mode: TrainMode;
+  alpha: number;
+  beta: number;
+  theta: number;
+  seed: number;
+  epochs: number;
+  metricName: string;
+  metric: number;
+  dev: Record<string, number>;
+  sparsity: number;
+  structuredSparsity: number;
+  headsKept: number;
+  headsOriginal: number;
+  trainSeconds: number;
+  runDir: string;
+  finishedAt: string;
+}
+
+function list(values: Record<string, unknown>, name: string, fallback: number[]): number[] {
+  const raw = stringOption(values as never, name);
+  return raw === undefined ? fallback : parseNumberList(raw, `--${name}`);
+}
+
+export async function sweepCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, TABLE, 'sweep');
+  if (values.help) { console.log(HELP); return 0; }
+  const base = trainOptionsFrom(values, values.quiet === true);
+  const paper = paperGrid();
+  const modes = (stringOption(values, 'modes')?.split(',').map((s) => s.trim()) ?? paper.modes) as TrainMode[];
+  for (const m of modes) if (!TRAIN_MODES.includes(m)) throw new UsageError(`--modes: '${m}' is not one of ${TRAIN_MODES.join(', ')}`);
+  const grid = { modes, alphas: list(values, 'alphas', paper.alphas), betas: list(values, 'betas', paper.betas), thetas: list(values, 'thetas', paper.thetas) };
+  const all = expandGrid(grid);
+  const shardText = stringOption(values, 'shard');
+  const points = shardText ? shardOf(all, parseShard(shardText)) : all;
+  // Every point's options are checked before the first one trains.
+  for (const p of points) validateTrainOptions({ ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta || base.theta });
+  const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
+  const done = new Set(existsSync(resultsFile) ? readJsonl<SweepResult>(resultsFile).map((r) => r.id) : []);
+  const todo = points.filter((p) => !done.has(p.id));
+  process.stderr.write(`sweep: ${all.length} points in the grid, ${points.length} in this shard, ${points.length - todo.length} already in ${resultsFile}, ${todo.length} to run\n`);
+  if (values['dry-run']) { for (const p of todo) console.log(p.id); return 0; }
+
+  for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
+  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
+  const task = loadTask(taskChoice);
+  const data = taskData(task, { batchSize: base.batchSize, seed: base.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
+  const runsDir = stringOption(values, 'runs-dir') ?? join('sweep', 'runs');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(resultsFile, '..'), { recursive: true });
+
+  let stop = false;
+  const onSigint = () => { stop = true; process.stderr.write('\ninterrupt: stopping this point at the next step; rerun the same command to continue\n'); };
+  process.on('SIGINT', onSigint);
+  try {
+    for (const [i, p] of todo.entries()) {
+      if (stop) return 130;
+      process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
+      const result = await runPoint(p, base, task.name, data, runsDir, () => stop, {
+        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: base.seed }, task),
+        ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
+      });
+      if (!result) return 130;
+      appendJsonl(resultsFile, result);
+      console.log(`${p.id}: ${result.metricName} ${result.metric.toFixed(4)}, sparsity ${(100 * result.sparsity).toFixed(1)}%, heads ${result.headsKept}/${result.headsOriginal}`);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function runPoint(
+  p: SweepPoint, base: ReturnType<typeof trainOptionsFrom>, taskName: string, data: ReturnType<typeof taskData>, runsDir: string,
+  shouldStop: () => boolean, make: { load: () => ReturnType<typeof loadModel>; ops: ReturnType<typeof neuropruneOps> },
+): Promise<SweepResult | null> {
+  const options = { ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.mode === 'neuroprune' ? p.theta : base.theta };
+  const runDir = join(runsDir, p.id.replace(/[^A-Za-z0-9_.=-]+/g, '_'));
+  const r = await train({ model: make.load(), data, ops: make.ops, options, runDir, resume: latestCheckpoint(runDir) !== undefined, shouldStop });
+  r.model.dispose();
+  if (r.interrupted) return null;
+  const last = r.epochs[r.epochs.length - 1];
+  const [metricName, metric] = Object.entries(last.dev)[0];
+  const s = last.sparsity as { unstructured: number; structured: number; headsKept: number; headsOriginal: number };
+  return {
+    id: p.id, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, seed: options.seed, epochs: options.epochs,
+    metricName, metric, dev: last.dev, sparsity: s.unstructured, structuredSparsity: s.structured, headsKept: s.headsKept,
+    headsOriginal: s.headsOriginal, trainSeconds: r.epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir, finishedAt: new Date().toISOString(),
+  };
+}

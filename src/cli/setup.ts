@@ -1,0 +1,79 @@
+/**
+ * What `train`, `eval` and `sweep` share: the task (built-in or GLUE) and the model (a Hugging
+ * Face checkpoint, or a fresh small BERT from a config file).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBertCheckpoint, parseBertConfig } from '../checkpoint';
+import { GLUE_TASK_NAMES, loadTokenizer, NEGATION_TASK_DIR, type GlueTaskName } from '../data';
+import { BertForSequenceClassification } from '../models/bert';
+import { BertTaskModel } from '../train/bertTask';
+import { rememberDenseWidths } from '../train/neuropruneOps';
+import { BUILTIN_TASK, builtinTask, glueTask, type EncodedTask } from '../train/taskData';
+import { UsageError } from './args';
+
+/** The config of the default model: a small BERT for the built-in task (data/configs). */
+export const DEFAULT_MODEL_CONFIG = join(__dirname, '..', '..', 'data', 'configs', 'bert-small-negation.json');
+
+export const TASK_NAMES = [BUILTIN_TASK, ...GLUE_TASK_NAMES];
+
+export interface TaskChoice {
+  task: string;
+  /** GLUE root (for GLUE tasks). */
+  glueDir?: string;
+  /** Model directory whose tokenizer to use (GLUE tasks). */
+  modelDir?: string;
+  maxLength?: number;
+}
+
+export function checkTaskName(task: string): void {
+  if (!TASK_NAMES.includes(task)) throw new UsageError(`unknown task '${task}': one of ${TASK_NAMES.join(', ')}`);
+}
+
+export function loadTask(choice: TaskChoice): EncodedTask {
+  checkTaskName(choice.task);
+  if (choice.task === BUILTIN_TASK) return builtinTask(NEGATION_TASK_DIR, choice.maxLength);
+  if (!choice.glueDir) throw new UsageError(`task ${choice.task} needs --glue-dir DIR (the GLUE root, with ${choice.task.toUpperCase()}/train.tsv and dev.tsv)`);
+  if (!choice.modelDir) throw new UsageError(`task ${choice.task} needs --model DIR: a BERT checkpoint whose tokenizer (tokenizer.json or vocab.txt) matches its vocabulary`);
+  return glueTask(choice.glueDir, choice.task as GlueTaskName, loadTokenizer(choice.modelDir), choice.maxLength ?? 128);
+}
+
+export interface ModelChoice {
+  /** A Hugging Face BERT directory to start from; absent: a fresh model from `config`. */
+  modelDir?: string;
+  /** Config file of a fresh model; default DEFAULT_MODEL_CONFIG. */
+  configFile?: string;
+  seed: number;
+}
+
+/** The model for a task: its head sized to the task's labels. */
+export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel {
+  let bert: BertForSequenceClassification;
+  if (choice.modelDir) {
+    bert = loadBertCheckpoint(choice.modelDir, { numLabels: task.numLabels, initMissingHead: true, seed: choice.seed, dropoutSeed: choice.seed }).model;
+  } else {
+    const file = choice.configFile ?? DEFAULT_MODEL_CONFIG;
+    if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file`);
+    const config = parseBertConfig(JSON.parse(readFileSync(file, 'utf8')), file);
+    config.num_labels = task.numLabels;
+    if (config.vocab_size < task.tokenizer.vocabSize) {
+      throw new UsageError(`${file}: vocab_size ${config.vocab_size} is smaller than the ${task.name} tokenizer's ${task.tokenizer.vocabSize} ids`);
+    }
+    bert = BertForSequenceClassification.random(config, { seed: choice.seed, dropoutSeed: choice.seed });
+  }
+  if (bert.config.vocab_size < task.tokenizer.vocabSize) {
+    bert.dispose();
+    throw new UsageError(`the model's vocab_size ${bert.config.vocab_size} is smaller than the tokenizer's ${task.tokenizer.vocabSize} ids`);
+  }
+  const model = new BertTaskModel(bert);
+  rememberDenseWidths(model);
+  return model;
+}
+
+/** Tokenizer files to save beside a checkpoint, so that it is a complete model directory. */
+export function tokenizerFiles(choice: TaskChoice): string[] {
+  const dir = choice.task === BUILTIN_TASK ? NEGATION_TASK_DIR : choice.modelDir;
+  if (!dir) return [];
+  return ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].map((f) => join(dir, f)).filter(existsSync);
+}
+
