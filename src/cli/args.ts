@@ -26,12 +26,23 @@ export interface Parsed {
 export function parseCommandArgs(argv: string[], table: OptionTable, command: string): Parsed {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [name, spec] of Object.entries(table)) options[name] = { type: spec.type };
+  // `--alpha -1` would read as an unknown flag `-1`: glue negative numbers to their option.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    if (name && table[name]?.type === 'string' && /^-\d|^-\.\d/.test(argv[i + 1] ?? '')) {
+      args.push(`${argv[i]}=${argv[i + 1]}`);
+      i++;
+    } else {
+      args.push(argv[i]);
+    }
+  }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: values as Parsed['values'], positionals };
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0];
-    throw new UsageError(`neuroprune ${command}: ${msg} (see neuroprune ${command} --help)`);
+    throw new UsageError(`${msg} (see neuroprune ${command} --help)`);
   }
 }
 
@@ -66,6 +77,6 @@ export function stringOption(values: Parsed['values'], name: string): string | u
 
 export function requiredString(values: Parsed['values'], name: string, command: string): string {
   const v = stringOption(values, name);
-  if (v === undefined) throw new UsageError(`neuroprune ${command}: --${name} is required (see neuroprune ${command} --help)`);
+  if (v === undefined) throw new UsageError(`--${name} is required (see neuroprune ${command} --help)`);
   return v;
 }

@@ -28,7 +28,7 @@ export async function pruneHeadsCommand(argv: string[]): Promise<number> {
   const out = requiredString(values, 'out', 'prune-heads');
   const theta = numberOption(values, 'theta', (v) => (v >= 0 ? null : `must be >= 0, got ${v}`));
   const target = numberOption(values, 'target-heads', (v) => (Number.isInteger(v) && v >= 1 ? null : `must be an integer >= 1, got ${v}`));
-  if ((theta === undefined) === (target === undefined)) throw new UsageError('neuroprune prune-heads: give exactly one of --theta and --target-heads');
+  if ((theta === undefined) === (target === undefined)) throw new UsageError('give exactly one of --theta and --target-heads');
   const strategy = stringOption(values, 'head-strategy') ?? 'paper';
   if (strategy !== 'paper' && strategy !== 'exact') throw new UsageError(`--head-strategy: '${strategy}' is not paper or exact`);
   const merge = values['no-merge'] !== true;

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../../src/backend';
+import { main } from '../../src/cli/main';
+import { readJsonl } from '../../src/train/jsonl';
+
+let root: string;
+const QUICK = ['--limit-train', '64', '--limit-dev', '32', '--batch-size', '16', '--quiet'];
+
+/** Runs the command in-process and returns its exit code and what it printed. */
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')); });
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation(((s: string) => { err.push(String(s)); return true; }) as typeof process.stderr.write);
+  try {
+    const code = await main(argv);
+    return { code, out: out.join('\n'), err: err.join('') };
+  } finally {
+    log.mockRestore();
+    write.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'np-cli-'));
+  await initBackend({ force: 'cpu' });
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('neuroprune command line', () => {
+  it('prints help, and refuses unknown commands and bad values in one line before any work', async () => {
+    expect((await run('--help')).out).toContain('Usage: neuroprune <command>');
+    expect((await run('train', '--help')).out).toContain('--theta X');
+    const unknown = await run('fly');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown command 'fly'/);
+    const bad = await run('train', '--alpha', '-1', '--out', join(root, 'never'));
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim().split('\n')).toHaveLength(1);
+    expect(bad.err).toMatch(/--alpha: must be >= 0, got -1/);
+    expect(existsSync(join(root, 'never'))).toBe(false);
+    expect((await run('train', '--task', 'imagenet')).err).toMatch(/unknown task 'imagenet'/);
+    expect((await run('train', '--epochs', 'two')).err).toMatch(/--epochs: 'two' is not a number/);
+    expect((await run('prune-heads', '--model', 'x', '--out', 'y')).err).toMatch(/exactly one of --theta and --target-heads/);
+  });
+
+  it('trains on the built-in task, then evaluates, analyses, prunes heads and compacts the checkpoint', async () => {
+    const runDir = join(root, 'run');
+    const trained = await run('train', ...QUICK, '--epochs', '2', '--theta', '0', '--out', runDir);
+    expect(trained.code).toBe(0);
+    expect(trained.out).toMatch(/epoch 2: loss [\d.]+, dev accuracy [\d.]+/);
+    expect(trained.err).toMatch(/^backend: cpu/m);
+    const ckpt = join(runDir, 'checkpoint');
+    expect(existsSync(join(ckpt, 'vocab.txt'))).toBe(true);
+    const epochs = readJsonl<{ kind: string }>(join(runDir, 'log.jsonl')).filter((r) => r.kind === 'epoch');
+    expect(epochs).toHaveLength(2);
+
+    const evaluated = await run('eval', '--model', ckpt, '--json');
+    const accuracy = JSON.parse(evaluated.out).metrics.accuracy;
+    expect(accuracy).toBeGreaterThanOrEqual(0);
+
+    const analyzed = JSON.parse((await run('analyze', '--model', ckpt, '--json', '--theta', '0.2')).out);
+    expect(analyzed.sparsity.headsOriginal).toBe(8);
+    expect(analyzed.graphs.layers).toHaveLength(2);
+
+    const pruned = join(root, 'pruned');
+    const p = await run('prune-heads', '--model', ckpt, '--target-heads', '2', '--out', pruned);
+    expect(p.code).toBe(0);
+    const config = JSON.parse(readFileSync(join(pruned, 'config.json'), 'utf8'));
+    expect(Object.values(config.pruned_heads as Record<string, number[]>).map((h) => h.length)).toEqual([2, 2]);
+
+    const compacted = join(root, 'compacted');
+    const c = await run('compact', '--model', pruned, '--zero-below', '0.02', '--out', compacted);
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/MLP 256 -> \d+ neurons/);
+    // Compaction after zeroing changes no output: the same predictions as the zeroed model.
+    const zeroedOnly = join(root, 'zeroed');
+    await run('compact', '--model', pruned, '--zero-below', '0.02', '--out', zeroedOnly);
+    const a = JSON.parse((await run('eval', '--model', compacted, '--json')).out).metrics.accuracy;
+    const b = JSON.parse((await run('eval', '--model', zeroedOnly, '--json')).out).metrics.accuracy;
+    expect(a).toBe(b);
+    expect((await run('compact', '--model', pruned, '--out', compacted)).err).toMatch(/already holds a model/);
+  });
+
+  it('sweeps a grid in shards, skips finished points, and reports', async () => {
+    const results = join(root, 'sweep', 'results.jsonl');
+    const grid = ['--modes', 'finetune,neuroprune', '--alphas', '1e-5', '--betas', '1e-5,1e-4', '--thetas', '0.1', '--epochs', '1', ...QUICK, '--results', results, '--runs-dir', join(root, 'sweep', 'runs')];
+    const dry = await run('sweep', ...grid, '--shard', '1/2', '--dry-run');
+    expect(dry.out.split('\n')).toEqual(['neuroprune:a=0.00001:b=0.00001:t=0.1']);
+    expect((await run('sweep', ...grid, '--shard', '0/2')).code).toBe(0);
+    expect((await run('sweep', ...grid, '--shard', '1/2')).code).toBe(0);
+    const again = await run('sweep', ...grid);
+    expect(again.err).toMatch(/3 already in/);
+    expect(readJsonl(results)).toHaveLength(3);
+    const report = await run('report', '--results', results, '--out', join(root, 'report'));
+    expect(report.out.split('\n').filter((l) => l.startsWith('| finetune') || l.startsWith('| neuroprune'))).toHaveLength(3);
+    expect(readFileSync(join(root, 'report', 'sparsity-vs-metric.html'), 'utf8')).toContain('Plotly.newPlot');
+  });
+});
