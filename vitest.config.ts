@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // TF.js backends are process-global; one fork per file keeps tests independent.
     pool: 'forks',
-    testTimeout: 120_000,
+    testTimeout: 300_000,
     hookTimeout: 120_000,
+    reporters: ['default', './test/summaryReporter.ts'],
   },
 });
