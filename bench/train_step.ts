@@ -5,7 +5,9 @@
  * 1 and 2 threads (bench/train_step.py), printed as ratios.
  *
  *   npx tsx bench/train_step.ts [--shapes minilm,bert-base] [--before minilm] [--steps 2]
- *     [--bert-base-batch 8] [--threads 1,2] [--python python3] [--markdown]
+ *     [--minilm-batch 16] [--bert-base-batch 8] [--threads 1,2|none] [--python python3]
+ *
+ * `NEUROPRUNE_THREADS=n` sets the threads of the native kernels (default: all cores).
  *
  * "before" steps are slow (about a minute per MiniLM step): by default only MiniLM runs them,
  * one timed step after none of warm-up.
@@ -30,13 +32,14 @@ const get = (name: string, fallback: string): string => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 };
 const SHAPES: Record<string, Shape> = {
-  minilm: { name: 'MiniLM (6x384, 12 heads, MLP 1536)', layers: 6, hidden: 384, heads: 12, intermediate: 1536, batch: 16, seq: 128 },
+  minilm: { name: 'MiniLM (6x384, 12 heads, MLP 1536)', layers: 6, hidden: 384, heads: 12, intermediate: 1536, batch: Number(get('minilm-batch', '16')), seq: 128 },
   'bert-base': { name: 'BERT-base (12x768, 12 heads, MLP 3072)', layers: 12, hidden: 768, heads: 12, intermediate: 3072, batch: Number(get('bert-base-batch', '8')), seq: 128 },
 };
 const shapes = get('shapes', 'minilm,bert-base').split(',').filter((s) => s in SHAPES);
 const before = new Set(get('before', 'minilm').split(',').filter(Boolean));
 const steps = Number(get('steps', '2'));
-const threads = get('threads', '1,2').split(',').map(Number);
+// `--threads none`: ours only (no PyTorch peer).
+const threads = get('threads', '1,2').split(',').map(Number).filter((t) => t > 0);
 const python = get('python', process.env.PYTHON ?? 'python3');
 const ALPHA = 1e-6, BETA = 1e-6;
 
@@ -88,7 +91,30 @@ function timeTorch(s: Shape, t: number): { sec: number; torch: string } | string
   return { sec: r.seconds_per_step, torch: r.torch };
 }
 
+/**
+ * Each of our measurements runs in a fresh process (this file with `--child shape,mode`): the
+ * wasm heap only grows, and a "before" step after an "after" one can run out of it.
+ */
+function timeOursInChild(key: string, mode: 'before' | 'after', batch: number): number | string {
+  const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', `${key},${mode},${batch}`, '--steps', String(steps),
+    '--minilm-batch', String(SHAPES.minilm.batch), '--bert-base-batch', String(SHAPES['bert-base'].batch)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  if (run.status !== 0 || !line.startsWith('{')) return `ours (${mode}) failed: ${(run.stderr || '').trim().split('\n').filter((l) => /Error/.test(l))[0] ?? run.status}`;
+  return JSON.parse(line).seconds;
+}
+
+async function child(spec: string): Promise<void> {
+  const [key, mode, batch] = spec.split(',');
+  await initBackend({ force: 'wasm' });
+  installWasmKernels(mode === 'before' ? 'off' : undefined);
+  const shape = { ...SHAPES[key], batch: Number(batch) };
+  const seconds = mode === 'before' ? timeOurs(shape, 1, 0) : timeOurs(shape, steps, 1);
+  console.log(JSON.stringify({ seconds }));
+}
+
 async function main(): Promise<void> {
+  const childSpec = get('child', '');
+  if (childSpec) return child(childSpec);
   const report = await initBackend({ force: 'wasm' });
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
@@ -99,43 +125,49 @@ async function main(): Promise<void> {
   for (const key of shapes) {
     const s = SHAPES[key];
     const tokens = s.batch * s.seq;
-    const figures: { label: string; sec: number }[] = [];
-    // Interleaved: ours after, PyTorch, ours before; a burst of load then hits one run, not a
-    // whole column.
-    installWasmKernels();
-    const after = timeOurs(s, steps, 1);
+    const figures: { label: string; sec: number; batch?: number }[] = [];
+    const afterRun = timeOursInChild(key, 'after', s.batch);
+    if (typeof afterRun === 'string') { console.error(afterRun); continue; }
+    const after = afterRun;
     figures.push({ label: 'neuroprune wasm + kernels (after)', sec: after });
     console.error(`${key}: after ${after.toFixed(2)} s/step`);
     const torch = new Map<number, number>();
-    let torchVersion = '';
     for (const t of threads) {
       const r = timeTorch(s, t);
       if (typeof r === 'string') { console.error(r); continue; }
       torch.set(t, r.sec);
-      torchVersion = r.torch;
       figures.push({ label: `PyTorch ${r.torch}, ${t} thread${t > 1 ? 's' : ''}`, sec: r.sec });
       console.error(`${key}: torch ${t} threads ${r.sec.toFixed(2)} s/step`);
     }
     let beforeSec: number | undefined;
+    // TF.js's own kernels copy every tensor saved for the backward pass (Identity) and run out of
+    // the 4 GB wasm heap on a MiniLM step at batch 16: "before" runs at half the batch, and the
+    // comparison is in tokens per second.
+    const beforeBatch = Math.max(1, Math.floor(s.batch / 2));
     if (before.has(key)) {
-      installWasmKernels('off');
-      beforeSec = timeOurs(s, 1, 0);
-      installWasmKernels();
-      figures.push({ label: 'neuroprune wasm, TF.js kernels (before)', sec: beforeSec });
-      console.error(`${key}: before ${beforeSec.toFixed(2)} s/step`);
+      const b = timeOursInChild(key, 'before', beforeBatch);
+      if (typeof b === 'string') console.error(b);
+      else {
+        beforeSec = b;
+        figures.push({ label: 'neuroprune wasm, TF.js kernels (before)', sec: beforeSec, batch: beforeBatch });
+        console.error(`${key}: before ${beforeSec.toFixed(2)} s/step`);
+      }
     }
-    for (const f of figures) rows.push([s.name, `${s.batch}x${s.seq}`, f.label, f.sec.toFixed(2), (tokens / f.sec).toFixed(0)]);
-    const ratio = (ours: number | undefined, t: number) => (ours !== undefined && torch.has(t) ? (torch.get(t)! / ours).toFixed(2) : 'n/a');
-    for (const [label, ours] of [['after', after], ['before', beforeSec]] as const) {
-      if (ours === undefined) continue;
-      ratioRows.push([s.name, label, ...threads.map((t) => ratio(ours, t))]);
+    const tps = (f: { sec: number; batch?: number }) => ((f.batch ?? s.batch) * s.seq) / f.sec;
+    for (const f of figures) rows.push([s.name, `${f.batch ?? s.batch}x${s.seq}`, f.label, f.sec.toFixed(2), tps(f).toFixed(0)]);
+    // Ratios of tokens per second (ours / PyTorch at its own batch).
+    const ratio = (ours: number | undefined, b: number, t: number) =>
+      (ours !== undefined && torch.has(t) ? ((b * s.seq) / ours / (tokens / torch.get(t)!)).toFixed(3) : 'n/a');
+    ratioRows.push([s.name, 'after', ...threads.map((t) => ratio(after, s.batch, t))]);
+    if (beforeSec !== undefined) {
+      ratioRows.push([s.name, `before (batch ${beforeBatch})`, ...threads.map((t) => ratio(beforeSec, beforeBatch, t))]);
+      ratioRows.push([s.name, 'after / before', `${((tokens / after) / ((beforeBatch * s.seq) / beforeSec)).toFixed(1)}x`, ...threads.slice(1).map(() => '')]);
     }
-    void torchVersion;
   }
   console.log(`# load average at end: ${load()}`);
   console.log('\n| shape | batch x seq | run | s/step | tokens/s |\n|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  console.log(`\n| shape | ours | ${threads.map((t) => `ours / PyTorch ${t} thread${t > 1 ? 's' : ''}`).join(' | ')} |`);
+  console.log(`\n| shape | ours | ${threads.map((t) => `tokens/s ours / PyTorch ${t} thread${t > 1 ? 's' : ''}`).join(' | ')} |`);
   console.log(`|---|---|${threads.map(() => '---').join('|')}|`);
   for (const r of ratioRows) console.log(`| ${r.join(' | ')} |`);
 }
