@@ -15,6 +15,13 @@ import { UsageError } from './args';
 /** The config of the default model: a small BERT for the built-in task (data/configs). */
 export const DEFAULT_MODEL_CONFIG = join(__dirname, '..', '..', 'data', 'configs', 'bert-small-negation.json');
 
+/**
+ * The default starting point of `neuroprune train` on the built-in task: that small BERT after
+ * plain fine-tuning from scratch (scripts/make_builtin_model.sh), so that the default run prunes
+ * a trained model, as the paper does.
+ */
+export const DEFAULT_MODEL_DIR = join(__dirname, '..', '..', 'data', 'models', 'bert-small-negation');
+
 export const TASK_NAMES = [BUILTIN_TASK, ...GLUE_TASK_NAMES];
 
 export interface TaskChoice {
@@ -39,9 +46,12 @@ export function loadTask(choice: TaskChoice): EncodedTask {
 }
 
 export interface ModelChoice {
-  /** A Hugging Face BERT directory to start from; absent: a fresh model from `config`. */
+  /**
+   * A Hugging Face BERT directory to start from. Absent: a fresh model from `configFile` when one
+   * is given; else, on the built-in task, DEFAULT_MODEL_DIR; else a fresh model from DEFAULT_MODEL_CONFIG.
+   */
   modelDir?: string;
-  /** Config file of a fresh model; default DEFAULT_MODEL_CONFIG. */
+  /** Config file of a fresh, randomly initialised model. */
   configFile?: string;
   seed: number;
 }
@@ -49,8 +59,9 @@ export interface ModelChoice {
 /** The model for a task: its head sized to the task's labels. */
 export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel {
   let bert: BertForSequenceClassification;
-  if (choice.modelDir) {
-    bert = loadBertCheckpoint(choice.modelDir, { numLabels: task.numLabels, initMissingHead: true, seed: choice.seed, dropoutSeed: choice.seed }).model;
+  const modelDir = choice.modelDir ?? (choice.configFile === undefined && task.name === BUILTIN_TASK ? DEFAULT_MODEL_DIR : undefined);
+  if (modelDir) {
+    bert = loadBertCheckpoint(modelDir, { numLabels: task.numLabels, initMissingHead: true, seed: choice.seed, dropoutSeed: choice.seed }).model;
   } else {
     const file = choice.configFile ?? DEFAULT_MODEL_CONFIG;
     if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file`);

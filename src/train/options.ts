@@ -44,16 +44,22 @@ export interface TrainOptions {
   progress: boolean;
 }
 
+/**
+ * Defaults of the built-in run: NeuroPrune fine-tuning of the small trained BERT of
+ * data/models/bert-small-negation for three epochs (BENCHMARKS.md shows the sweep they come
+ * from). For a pretrained BERT on GLUE, sweep alpha, beta and theta (`neuroprune sweep`): their
+ * best values depend on the model's weight scale and the task.
+ */
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   mode: 'neuroprune',
   epochs: 3,
   batchSize: 32,
-  learningRate: 1e-3,
+  learningRate: 3e-4,
   warmupRatio: 0.1,
   weightDecay: 0.01,
   maxGradNorm: 1,
-  alpha: 1e-4,
-  beta: 1e-4,
+  alpha: 1e-2,
+  beta: 1e-1,
   eps: 1e-4,
   theta: 0.2,
   mergeHeads: true,

@@ -35,9 +35,9 @@ function timestamp(): string {
 
 export function formatEpoch(e: EpochRecord): string {
   const metric = Object.entries(e.dev).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
-  const s = e.sparsity as { unstructured: number; structured: number; headsPerLayer: number[] };
+  const s = e.sparsity as { unstructured: number; structured: number; headsPerLayer: number[]; headsKept: number; headsOriginal: number };
   return `epoch ${e.epoch}: loss ${e.taskLoss.toFixed(4)}, dev ${metric}, sparsity ${(100 * s.unstructured).toFixed(1)}% ` +
-    `(structured ${(100 * s.structured).toFixed(1)}%), heads ${s.headsPerLayer.join('/')}, ` +
+    `(structured ${(100 * s.structured).toFixed(1)}%), heads ${s.headsKept}/${s.headsOriginal} (per layer ${s.headsPerLayer.join(',')}), ` +
     `${e.trainSeconds.toFixed(1)} s train + ${e.evalSeconds.toFixed(1)} s eval, ${Math.round(e.tokensPerSecond)} tokens/s`;
 }
 
