@@ -11,7 +11,7 @@
  * `TaskData` and the pruning operations of `TrainerOps`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from './adamw';
 import { clipByGlobalNorm } from './clip';
@@ -129,7 +129,6 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
     } else if (!run.resume && ckpt) {
       throw new Error(`${runDir} already holds a run; pass --resume to continue it, or choose another directory`);
     } else {
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(runDir, { recursive: true });
     }
     writeFileSync(optPath, comparableOptions(options));

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { appendJsonl, readJsonl } from '../../train/jsonl';
 import { neuropruneOps } from '../../train/neuropruneOps';
@@ -87,8 +87,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: base.batchSize, seed: base.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
   const runsDir = stringOption(values, 'runs-dir') ?? join('sweep', 'runs');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(join(resultsFile, '..'), { recursive: true });
+  mkdirSync(dirname(resultsFile), { recursive: true });
 
   let stop = false;
   const onSigint = () => { stop = true; process.stderr.write('\ninterrupt: stopping this point at the next step; rerun the same command to continue\n'); };
