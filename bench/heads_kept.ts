@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/heads_kept.ts [--graphs=300] [--checkpoint=DIR]
  */
+import { mulberry32 } from '../src/data/random';
 import * as path from 'node:path';
 import { initBackend } from '../src/backend';
 import { loadBertCheckpoint } from '../src/checkpoint';
@@ -18,14 +19,8 @@ const graphs = Number(args.find((a) => a.startsWith('--graphs='))?.slice(9) ?? 3
 const checkpoint = args.find((a) => a.startsWith('--checkpoint='))?.slice(13) ?? path.join(__dirname, '..', 'test', 'fixtures', 'tiny-bert');
 
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
+  return () => r.next();
 }
 
 function randomGraph(k: number, p: number, r: () => number): SimilarityMatrix {

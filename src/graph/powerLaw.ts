@@ -20,6 +20,7 @@ const DIRECT_TERMS = 10;
  * the normaliser of the discrete power law. Direct sum of the first terms, then the
  * Euler-Maclaurin expansion of the rest (accurate to about 1e-12 relative).
  */
+import { mulberry32 } from '../data/random';
 export function hurwitzZeta(s: number, q: number): number {
   if (!(s > 1)) throw new Error(`hurwitzZeta: s must be > 1, got ${s}`);
   if (!(q > 0)) throw new Error(`hurwitzZeta: q must be > 0, got ${q}`);
@@ -184,16 +185,10 @@ export function powerLawCcdf(fit: Pick<PowerLawFit, 'alpha' | 'xmin'>, x: number
   return hurwitzZeta(fit.alpha, x) / hurwitzZeta(fit.alpha, fit.xmin);
 }
 
-/** mulberry32: a small seedable generator in [0, 1), so samples and examples are reproducible. */
+/** Uniform numbers in [0, 1) from a seed (mulberry32, src/data/random.ts), so samples are reproducible. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = mulberry32(seed);
+  return () => rng.next();
 }
 
 /**

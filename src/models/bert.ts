@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
+import { mulberry32 } from '../data/random';
 import { attention, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
 
 /**
@@ -211,16 +212,10 @@ export interface BertModelOptions {
 
 let modelCounter = 0;
 
-/** mulberry32: a tiny seedable generator, used only to draw a fresh seed per dropout mask. */
+/** A seeded stream in [0, 1) (mulberry32), used only to draw a fresh seed per dropout mask. */
 function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = mulberry32(seed);
+  return () => rng.next();
 }
 
 /** `BertForSequenceClassification`: encoder, pooler, classifier (or regression head). */

@@ -1,17 +1,12 @@
 /** Small random attention / MLP blocks for the NeuroPrune tests (cpu backend, float32). */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../../src/data/random';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from '../../src/models/blocks';
 
 /** Deterministic uniform(-1, 1) numbers (mulberry32). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const r = mulberry32(seed);
+  return () => r.next() * 2 - 1;
 }
 
 export function randomTensor(shape: number[], r: () => number, scale = 0.5): tf.Tensor {
