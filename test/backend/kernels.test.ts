@@ -204,6 +204,17 @@ describe.each(modes)('%s kernels', (mode) => {
     });
   });
 
+  it('scatterND adds rows that share an index, as on cpu', async () => {
+    const compute = () => tf.tidy(() => {
+      const idx = tf.tensor2d([[1], [3], [1], [0]], [4, 1], 'int32');
+      const upd = tf.tensor(values(4 * 2 * 3, 41), [4, 2, 3]);
+      const idx2 = tf.tensor2d([[0, 1], [2, 0], [0, 1]], [3, 2], 'int32');
+      return [tf.scatterND(idx, upd, [5, 2, 3]).dataSync(), tf.scatterND(idx2, tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [3, 2, 2]).dataSync()] as Float32Array[];
+    });
+    const ref = await onCpu(compute);
+    compute().forEach((g, i) => expect(maxDiff(g, ref[i])).toBeLessThanOrEqual(1e-6));
+  });
+
   it('fused ops handle a single row, a single column and empty tensors', () => {
     tf.tidy(() => {
       expect(Array.from(softmaxLastAxis(tf.tensor2d([[3]])).dataSync())).toEqual([1]);

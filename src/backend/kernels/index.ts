@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadNativeBlas } from './native';
 import { nativeBatchMatMul, nativeFusedMatMul, wasmTransposeFirst } from './matmul';
 import { FUSED_KERNELS, wasmFusedKernels } from './fused';
-import { nativeSum, zeroCopyIdentity } from './reduce';
+import { heapScatterNd, nativeSum, zeroCopyIdentity } from './reduce';
 
 export type KernelMode = 'native' | 'wasm' | 'off';
 
@@ -22,7 +22,7 @@ export interface KernelReport {
 }
 
 type KernelImpl = Parameters<typeof nativeBatchMatMul>[1];
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Sum', 'Identity'] as const;
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Sum', 'Identity', 'ScatterNd'] as const;
 
 let originals: Map<string, tf.KernelConfig> | undefined;
 /** Kernels this module added (not replacements): removed again on uninstall. */
@@ -72,6 +72,7 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     replace('_FusedMatMul', (orig) => nativeFusedMatMul(native.blas, orig));
     replace('Sum', (orig) => nativeSum(native.blas, orig));
     replace('Identity', (orig) => zeroCopyIdentity(orig));
+    replace('ScatterNd', (orig) => heapScatterNd(orig));
     const fused = wasmFusedKernels(native.blas);
     for (const name of FUSED_KERNELS) {
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fused[name] as unknown as tf.KernelFunc });
@@ -87,6 +88,7 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     replace('BatchMatMul', (orig) => wasmTransposeFirst(orig));
     replace('_FusedMatMul', (orig) => wasmTransposeFirst(orig));
     replace('Identity', (orig) => zeroCopyIdentity(orig));
+    replace('ScatterNd', (orig) => heapScatterNd(orig));
     report = { mode: 'wasm', detail: `transpose-first wasm matmul (${native.reason})`, threads: 1 };
   }
   return report;

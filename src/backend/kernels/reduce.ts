@@ -55,3 +55,39 @@ export function zeroCopyIdentity(fallback: KernelImpl): KernelImpl {
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
 }
+
+/**
+ * `ScatterNd` (scatter-add into zeros) in JS over the wasm heap. TF.js 4.22's wasm kernel reads
+ * out of bounds on large outputs: a BERT-base embedding gradient (30522 x 768 rows) crashes it,
+ * while MiniLM's (30522 x 384) does not. One pass over the updates, like the cpu backend.
+ */
+export function heapScatterNd(fallback: KernelImpl): KernelImpl {
+  return (args) => {
+    const { indices, updates } = args.inputs as { indices: WasmTensorInfo; updates: WasmTensorInfo };
+    const shape = args.attrs.shape as number[];
+    if (indices.dtype !== 'int32' || (updates.dtype !== 'float32' && updates.dtype !== 'int32')) return fallback(args);
+    const { backend } = args;
+    const sliceRank = indices.shape.length > 1 ? indices.shape[indices.shape.length - 1] : 1;
+    const sliceSize = shape.slice(sliceRank).reduce((a, b) => a * b, 1);
+    const numSlices = shape.slice(0, sliceRank).reduce((a, b) => a * b, 1);
+    const strides = new Array<number>(sliceRank);
+    for (let i = sliceRank - 1, s = 1; i >= 0; i--) { strides[i] = s; s *= shape[i]; }
+    const out = backend.makeOutput(shape, updates.dtype);
+    const o = backend.typedArrayFromHeap(out) as Float32Array | Int32Array;
+    o.fill(0);
+    const idx = backend.typedArrayFromHeap(indices) as Int32Array;
+    const upd = backend.typedArrayFromHeap(updates) as Float32Array | Int32Array;
+    const numUpdates = sliceRank === 0 ? 0 : idx.length / sliceRank;
+    for (let u = 0; u < numUpdates; u++) {
+      let flat = 0;
+      for (let j = 0; j < sliceRank; j++) flat += idx[u * sliceRank + j] * strides[j];
+      if (flat < 0 || flat >= numSlices) {
+        backend.disposeData(out.dataId);
+        throw new Error(`ScatterNd: index [${Array.from(idx.subarray(u * sliceRank, (u + 1) * sliceRank))}] is outside shape [${shape}]`);
+      }
+      const dst = flat * sliceSize, src = u * sliceSize;
+      for (let k = 0; k < sliceSize; k++) o[dst + k] += upd[src + k];
+    }
+    return out;
+  };
+}
