@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';
 import { checkEps } from './checks';
+import { attentionGroupFused, preferentialRowL1Fused, useFusedRegularizers } from './fusedRegularizers';
 
 /** Default threshold below which a weight counts as zero (Eq. 1's `eps`, sparsity accounting). */
 export const DEFAULT_EPS = 1e-4;
@@ -23,14 +24,28 @@ export const DEFAULT_EPS = 1e-4;
  */
 export const DEFAULT_DELTA = 1e-8;
 
+/**
+ * How a regularizer is computed: `ops` (TF.js kernels, any backend), `fused` (one JavaScript pass
+ * per matrix for value and gradient, see fusedRegularizers.ts), or `auto` (default): fused on
+ * the cpu and wasm backends, ops elsewhere. Both give the same values and gradients.
+ */
+export type RegularizerImplementation = 'auto' | 'ops' | 'fused';
+
 export interface MlpRegularizerOptions {
   /** Magnitude below which an incoming weight counts as zero in a neuron's count. Default 1e-4. */
   eps?: number;
+  implementation?: RegularizerImplementation;
 }
 
 export interface AttentionRegularizerOptions {
   /** Smoothing added under the square root; must be > 0. Default 1e-8 (see DEFAULT_DELTA). */
   delta?: number;
+  implementation?: RegularizerImplementation;
+}
+
+function fused(implementation: RegularizerImplementation | undefined): boolean {
+  const i = implementation ?? 'auto';
+  return i === 'fused' || (i === 'auto' && useFusedRegularizers());
 }
 
 /**
@@ -76,11 +91,12 @@ function preferentialTerm(w: tf.Tensor, eps: number): tf.Tensor {
 export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegularizerOptions = {}): tf.Scalar {
   const eps = options.eps ?? DEFAULT_EPS;
   checkEps(eps, 'mlpPreferentialL1');
+  const term = fused(options.implementation) ? preferentialRowL1Fused : preferentialTerm;
   return tf.tidy(() => {
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
-      total = tf.add(total, preferentialTerm(b.input.weight, eps));
-      total = tf.add(total, preferentialTerm(b.output.weight, eps));
+      total = tf.add(total, term(b.input.weight, eps));
+      total = tf.add(total, term(b.output.weight, eps));
     }
     return total as tf.Scalar;
   });
@@ -96,9 +112,14 @@ export function attentionGroupL12(blocks: readonly AttentionBlock[], options: At
   if (!(delta > 0) || !Number.isFinite(delta)) {
     throw new Error(`attentionGroupL12: delta must be a finite number > 0, got ${delta}`);
   }
+  const useFused = fused(options.implementation);
   return tf.tidy(() => {
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
+      if (useFused) {
+        total = tf.add(total, attentionGroupFused(b.query.weight, b.key.weight, b.value.weight, delta));
+        continue;
+      }
       const colSums = tf.addN([
         tf.sum(absZeroSubgradient(b.query.weight), 0),
         tf.sum(absZeroSubgradient(b.key.weight), 0),

@@ -1,0 +1,55 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend';
+import { attentionGroupL12, mlpPreferentialL1, type RegularizerImplementation } from '../../src/neuroprune';
+import type { AttentionBlock, MlpBlock } from '../../src/models/blocks';
+import { randomAttention, randomMlp, rng } from './helpers';
+
+/** Random blocks with some exact zeros and some entries below eps, so every branch is taken. */
+function blocks(seed: number): { attn: AttentionBlock; mlp: MlpBlock } {
+  const r = rng(seed);
+  const attn = randomAttention({ heads: 3, headSize: 4, d: 10, seed });
+  const mlp = randomMlp({ d: 10, de: 14, seed: seed + 1 });
+  for (const l of [attn.query, attn.key, attn.value, mlp.input, mlp.output]) {
+    l.weight.assign(tf.tidy(() => {
+      const u = tf.tensor(Array.from({ length: l.weight.size }, () => r()), l.weight.shape);
+      // a third of the entries exactly zero, a third tiny (below eps = 1e-2), the rest as they are
+      return tf.where(tf.less(u, -0.33), tf.zerosLike(u), tf.where(tf.less(u, 0.33), tf.mul(l.weight, 1e-3), l.weight));
+    }));
+  }
+  return { attn, mlp };
+}
+
+function valueAndGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value: number; grads: Float32Array[] } {
+  const { value, grads } = tf.variableGrads(f, vars);
+  const out = { value: value.dataSync()[0], grads: vars.map((v) => Float32Array.from(grads[v.name].dataSync() as Float32Array)) };
+  value.dispose();
+  tf.dispose(grads);
+  return out;
+}
+
+afterAll(() => tf.disposeVariables());
+
+describe.each(['cpu', 'wasm'] as const)('fused regularizers on %s', (backend) => {
+  it('give the values and gradients of the op-based forms', async () => {
+    await initBackend({ force: backend });
+    for (const seed of [1, 2, 3]) {
+      const { attn, mlp } = blocks(seed * 10);
+      const before = tf.memory().numTensors;
+      const run = (impl: RegularizerImplementation) => ({
+        mlp: valueAndGrads(() => mlpPreferentialL1([mlp], { eps: 1e-2, implementation: impl }), [mlp.input.weight, mlp.output.weight]),
+        attn: valueAndGrads(() => attentionGroupL12([attn], { implementation: impl }), [attn.query.weight, attn.key.weight, attn.value.weight]),
+      });
+      const ops = run('ops');
+      const fused = run('fused');
+      expect(tf.memory().numTensors).toBe(before);
+      for (const k of ['mlp', 'attn'] as const) {
+        expect(fused[k].value).toBeCloseTo(ops[k].value, 4);
+        fused[k].grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - ops[k].grads[i][j])).toBeLessThan(1e-4)));
+      }
+      // Exact zeros keep a zero gradient (the subgradient 0 at 0).
+      const w = mlp.input.weight.dataSync();
+      fused.mlp.grads[0].forEach((g, j) => { if (w[j] === 0) expect(g).toBe(0); });
+    }
+  });
+});
