@@ -11,13 +11,10 @@
 import { createRequire } from 'node:module';
 
 import {
-  assembleEncoding,
+  BertLayoutTokenizer,
   type Compat,
   DEFAULT_MODEL_MAX_LENGTH,
-  type EncodeOptions,
-  type Encoding,
   type SpecialTokenIds,
-  type Tokenizer,
 } from './tokenizer';
 
 export interface HfTokenizerOptions {
@@ -85,19 +82,20 @@ function bertLayout(post: unknown, source: string): { cls: string; sep: string }
   throw new Error(`${source}: post_processor ${JSON.stringify(p['type'])} is not a BERT layout ([CLS] A [SEP] B [SEP])`);
 }
 
-export class HfTokenizer implements Tokenizer {
+export class HfTokenizer extends BertLayoutTokenizer {
   readonly vocabSize: number;
   readonly special: SpecialTokenIds;
   readonly modelMaxLength: number;
   readonly compat: Compat;
   private readonly tok: HfJsTokenizerType;
-  private readonly source: string;
+  protected readonly source: string;
 
   /**
    * @param tokenizerJson the parsed `tokenizer.json`
    * @param config the parsed `tokenizer_config.json` (`{}` when absent)
    */
   constructor(tokenizerJson: Json, config: Json = {}, options: HfTokenizerOptions = {}) {
+    super();
     this.source = options.source ?? 'tokenizer.json';
     this.compat = options.compat ?? 'fast';
     this.modelMaxLength = options.modelMaxLength ?? configMaxLength(config) ?? DEFAULT_MODEL_MAX_LENGTH;
@@ -137,29 +135,6 @@ export class HfTokenizer implements Tokenizer {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
   }
 
-  encode(text: string, options: EncodeOptions = {}): Encoding {
-    return assembleEncoding(
-      this.encodeText(text),
-      undefined,
-      this.special,
-      options.maxLength ?? this.modelMaxLength,
-      options.truncation ?? true,
-      this.compat,
-      this.source,
-    );
-  }
-
-  encodePair(a: string, b: string, options: EncodeOptions = {}): Encoding {
-    return assembleEncoding(
-      this.encodeText(a),
-      this.encodeText(b),
-      this.special,
-      options.maxLength ?? this.modelMaxLength,
-      options.truncation ?? true,
-      this.compat,
-      this.source,
-    );
-  }
 
   tokenToId(token: string): number | undefined {
     return this.tok.token_to_id(token);

@@ -184,3 +184,33 @@ export function splitOnSpecialTokens(
   if (last < text.length) out.push({ text: text.slice(last), special: false });
   return out;
 }
+
+/**
+ * `encode` and `encodePair` for every tokenizer with BERT's layout (`[CLS] a [SEP] b [SEP]`),
+ * on top of the subclass's `encodeText`: truncation and special tokens are the same whatever
+ * produced the word pieces.
+ */
+export abstract class BertLayoutTokenizer implements Tokenizer {
+  abstract readonly vocabSize: number;
+  abstract readonly special: SpecialTokenIds;
+  abstract readonly modelMaxLength: number;
+  abstract readonly compat: Compat;
+  /** Names the tokenizer in errors (its file). */
+  protected abstract readonly source: string;
+  abstract tokenize(text: string): string[];
+  abstract encodeText(text: string): number[];
+  abstract tokenToId(token: string): number | undefined;
+  abstract idToToken(id: number): string | undefined;
+
+  encode(text: string, options: EncodeOptions = {}): Encoding {
+    return this.assemble(this.encodeText(text), undefined, options);
+  }
+
+  encodePair(a: string, b: string, options: EncodeOptions = {}): Encoding {
+    return this.assemble(this.encodeText(a), this.encodeText(b), options);
+  }
+
+  private assemble(a: number[], b: number[] | undefined, options: EncodeOptions): Encoding {
+    return assembleEncoding(a, b, this.special, options.maxLength ?? this.modelMaxLength, options.truncation ?? true, this.compat, this.source);
+  }
+}

@@ -8,14 +8,11 @@
 import { readFileSync } from 'node:fs';
 
 import {
-  assembleEncoding,
+  BertLayoutTokenizer,
   type Compat,
   DEFAULT_MODEL_MAX_LENGTH,
-  type EncodeOptions,
-  type Encoding,
   type SpecialTokenIds,
   splitOnSpecialTokens,
-  type Tokenizer,
 } from './tokenizer';
 
 // ---- character classes, as BERT defines them -------------------------------------------------
@@ -177,7 +174,7 @@ export interface WordPieceTokenizerOptions extends BasicTokenizerOptions {
   source?: string;
 }
 
-export class WordPieceTokenizer implements Tokenizer {
+export class WordPieceTokenizer extends BertLayoutTokenizer {
   readonly vocabSize: number;
   readonly special: SpecialTokenIds;
   readonly modelMaxLength: number;
@@ -187,9 +184,10 @@ export class WordPieceTokenizer implements Tokenizer {
   private readonly specialTokens: string[];
   private readonly options: Required<Pick<WordPieceTokenizerOptions, 'maxInputCharsPerWord' | 'unkToken'>> &
     BasicTokenizerOptions;
-  private readonly source: string;
+  protected readonly source: string;
 
   constructor(tokens: readonly string[], options: WordPieceTokenizerOptions = {}) {
+    super();
     this.source = options.source ?? 'vocab.txt';
     this.vocab = new Map();
     tokens.forEach((t, i) => this.vocab.set(t, i));
@@ -255,29 +253,6 @@ export class WordPieceTokenizer implements Tokenizer {
     return this.tokenize(text).map((t) => this.vocab.get(t) ?? this.special.unk);
   }
 
-  encode(text: string, options: EncodeOptions = {}): Encoding {
-    return assembleEncoding(
-      this.encodeText(text),
-      undefined,
-      this.special,
-      options.maxLength ?? this.modelMaxLength,
-      options.truncation ?? true,
-      this.compat,
-      this.source,
-    );
-  }
-
-  encodePair(a: string, b: string, options: EncodeOptions = {}): Encoding {
-    return assembleEncoding(
-      this.encodeText(a),
-      this.encodeText(b),
-      this.special,
-      options.maxLength ?? this.modelMaxLength,
-      options.truncation ?? true,
-      this.compat,
-      this.source,
-    );
-  }
 
   tokenToId(token: string): number | undefined {
     return this.vocab.get(token);
