@@ -401,6 +401,67 @@ TARGETS void sumLast(const float *x, float *out, size_t o0, size_t o1, size_t r)
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// NeuroPrune's regularizers (value and gradient in one pass) and the AdamW update, in place.
+
+// R_mlp over rows [r0, r1) of w [rows, cols]: c_i = #{|w| < eps} / cols, value += c_i * sum|w|,
+// grad = c_i * sign(w) (0 at w = 0, and never -0). Returns this range's part of the value.
+TARGETS double regMlpRows(const float *w, float *grad, size_t r0, size_t r1, size_t cols, float eps) {
+  double total = 0;
+  for (size_t r = r0; r < r1; r++) {
+    const float *a = w + r * cols;
+    float *o = grad + r * cols;
+    double abs = 0;
+    size_t small = 0;
+    for (size_t j = 0; j < cols; j++) {
+      const float x = std::fabs(a[j]);
+      abs += x;
+      small += x < eps ? 1 : 0;
+    }
+    if (small == 0) {
+      std::memset(o, 0, sizeof(float) * cols);
+      continue;
+    }
+    const double cd = (double)small / (double)cols;
+    total += cd * abs;
+    const float c = (float)cd;
+    for (size_t j = 0; j < cols; j++) o[j] = a[j] > 0 ? c : (a[j] < 0 ? -c : 0.0f);
+  }
+  return total;
+}
+
+// Column sums of |w| over rows [r0, r1) of a [*, cols] matrix, added to `sums`.
+TARGETS void absColSums(const float *w, double *sums, size_t r0, size_t r1, size_t cols) {
+  for (size_t r = r0; r < r1; r++) {
+    const float *a = w + r * cols;
+    for (size_t j = 0; j < cols; j++) sums[j] += std::fabs(a[j]);
+  }
+}
+
+TARGETS void signTimesSlope(const float *w, float *grad, const float *slope, size_t r0, size_t r1, size_t cols) {
+  for (size_t r = r0; r < r1; r++) {
+    const float *a = w + r * cols;
+    float *o = grad + r * cols;
+    for (size_t j = 0; j < cols; j++) o[j] = a[j] > 0 ? slope[j] : (a[j] < 0 ? -slope[j] : 0.0f);
+  }
+}
+
+// torch.optim.AdamW's update of one parameter, in place:
+//   p *= decay; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= stepSize * m / (sqrt(v) / sqrtC2 + eps)
+// with decay = 1 - lr * wd (1 without weight decay), stepSize = lr / (1 - b1^t), sqrtC2 = sqrt(1 - b2^t).
+TARGETS void adamwRange(float *p, float *m, float *v, const float *g, size_t n, float decay, float b1, float omb1,
+                        float b2, float omb2, float stepSize, float sqrtC2, float eps) {
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + omb1 * gi;
+    const float vi = b2 * v[i] + omb2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) / sqrtC2 + eps;
+    p[i] = p[i] * decay - stepSize * (mi / denom);
+  }
+}
+
 int threadsFor(size_t work) { return work < kParallelMin ? 1 : g_threads; }
 
 // Splits [0, n) into contiguous ranges of about kParallelMin elements of work (at most 8 per
@@ -558,6 +619,97 @@ napi_value SumAxis(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Number(napi_env env, double x) {
+  napi_value out;
+  napi_create_double(env, x, &out);
+  return out;
+}
+
+double getDouble(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+// regMlp(w, grad, rows, cols, eps) -> value
+napi_value RegMlp(napi_env env, napi_callback_info info) {
+  Args A(env, info, 5);
+  const size_t rows = A.size(2), cols = A.size(3);
+  const float *w = A.f32(0, rows * cols); float *grad = A.f32(1, rows * cols);
+  if (!A.ok) return A.fail("regMlp(w, grad, rows, cols, eps): Float32Arrays of rows*cols elements");
+  const float eps = (float)getDouble(env, A.v[4]);
+  // Per-chunk partial values, added in chunk order (deterministic for a given thread count).
+  std::vector<double> part(rangeChunks(rows, rows * cols), 0.0);
+  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int c) { part[c] = regMlpRows(w, grad, a, b, cols, eps); });
+  double total = 0;
+  for (double x : part) total += x;
+  return Number(env, total);
+}
+
+// regAttn(q, k, v, gq, gk, gv, rowsQ, rowsK, rowsV, cols, delta) -> value:
+// s_j = sum of |w[:, j]| over Q, K and V; value = sum_j sqrt(s_j + delta);
+// grad = sign(w) / (2 sqrt(s_j + delta)).
+napi_value RegAttn(napi_env env, napi_callback_info info) {
+  Args A(env, info, 11);
+  const size_t rq = A.size(6), rk = A.size(7), rv = A.size(8), cols = A.size(9);
+  const float *w[3] = {A.f32(0, rq * cols), A.f32(1, rk * cols), A.f32(2, rv * cols)};
+  float *g[3] = {A.f32(3, rq * cols), A.f32(4, rk * cols), A.f32(5, rv * cols)};
+  if (!A.ok) return A.fail("regAttn(q, k, v, gq, gk, gv, rowsQ, rowsK, rowsV, cols, delta): Float32Arrays of matching sizes");
+  const double delta = getDouble(env, A.v[10]);
+  const size_t rows[3] = {rq, rk, rv};
+  const size_t total = rq + rk + rv;
+  // Row r of the stacked [Q; K; V] -> (matrix, row within it).
+  auto locate = [&](size_t r, int *mat) { *mat = r < rq ? 0 : (r < rq + rk ? 1 : 2); return r - (*mat == 0 ? 0 : (*mat == 1 ? rq : rq + rk)); };
+  // Apply f(matrix, begin, end) over the stacked rows [a, b).
+  auto split = [&](size_t a, size_t b, const std::function<void(int, size_t, size_t)> &f) {
+    while (a < b) {
+      int mat;
+      const size_t r = locate(a, &mat);
+      const size_t n = std::min(b - a, rows[mat] - r);
+      f(mat, r, r + n);
+      a += n;
+    }
+  };
+  const size_t chunks = rangeChunks(total, total * cols);
+  std::vector<double> part(chunks * cols, 0.0);
+  parallelRanges(total, total * cols, [&](size_t a, size_t b, int c) {
+    double *sums = part.data() + (size_t)c * cols;
+    split(a, b, [&](int mat, size_t r0, size_t r1) { absColSums(w[mat], sums, r0, r1, cols); });
+  });
+  std::vector<float> slope(cols);
+  double value = 0;
+  for (size_t j = 0; j < cols; j++) {
+    double s = 0;
+    for (size_t c = 0; c < chunks; c++) s += part[c * cols + j];
+    const double root = std::sqrt(s + delta);
+    value += root;
+    slope[j] = (float)(1.0 / (2.0 * root));
+  }
+  parallelRanges(total, total * cols, [&](size_t a, size_t b, int) {
+    split(a, b, [&](int mat, size_t r0, size_t r1) { signTimesSlope(w[mat], g[mat], slope.data(), r0, r1, cols); });
+  });
+  return Number(env, value);
+}
+
+// adamw(p, m, v, g, n, lr, beta1, beta2, eps, weightDecay, step): one update of p, m and v in place.
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  Args A(env, info, 11);
+  const size_t n = A.size(4);
+  float *p = A.f32(0, n), *m = A.f32(1, n), *v = A.f32(2, n);
+  const float *g = A.f32(3, n);
+  if (!A.ok) return A.fail("adamw(p, m, v, g, n, lr, beta1, beta2, eps, weightDecay, step): Float32Arrays of n elements");
+  const double lr = getDouble(env, A.v[5]), b1 = getDouble(env, A.v[6]), b2 = getDouble(env, A.v[7]);
+  const double eps = getDouble(env, A.v[8]), wd = getDouble(env, A.v[9]), t = getDouble(env, A.v[10]);
+  const float decay = (float)(1.0 - lr * wd);
+  const float stepSize = (float)(lr / (1.0 - std::pow(b1, t)));
+  const float sqrtC2 = (float)std::sqrt(1.0 - std::pow(b2, t));
+  parallelRanges(n, n, [&](size_t a, size_t b, int) {
+    adamwRange(p + a, m + a, v + a, g + a, b - a, decay, (float)b1, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), stepSize,
+               sqrtC2, (float)eps);
+  });
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -595,6 +747,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"softmaxGrad", nullptr, SoftmaxGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"regMlp", nullptr, RegMlp, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"regAttn", nullptr, RegAttn, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -6,8 +6,13 @@
  * The state lives in plain named tensors (not inside a tf.train.Optimizer) so that it can be
  * checkpointed exactly and can follow structural pruning: when a parameter loses rows or
  * columns, `remap` applies the same gather to its moments.
+ *
+ * On the wasm backend with the native addon, each parameter's update is one pass in C++ over
+ * the parameter, its moments and its gradient, in place (see src/backend/kernels/training.ts);
+ * elsewhere it is the chain of TF.js ops below. Both follow torch's order of operations.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeAdamWUpdate } from '../backend/kernels/training';
 
 export interface AdamWOptions {
   /** Default 0.9. */
@@ -64,10 +69,20 @@ export class AdamW {
         throw new Error(`AdamW: gradient of ${name} has shape [${g.shape}], parameter is [${p.shape}]`);
       }
       const prev = this.state.get(name) ?? { m: tf.zerosLike(p), v: tf.zerosLike(p) };
+      const decay = this.decays(name) && this.weightDecay > 0;
+      const native = nativeAdamWUpdate(p, prev.m, prev.v, g, {
+        lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: decay ? this.weightDecay : 0, step: t,
+      });
+      if (native) {
+        if (native.m !== prev.m) prev.m.dispose();
+        if (native.v !== prev.v) prev.v.dispose();
+        this.state.set(name, native);
+        continue;
+      }
       const next = tf.tidy(() => {
         const m = tf.add(tf.mul(prev.m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v = tf.add(tf.mul(prev.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        const decayed = this.decays(name) && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
+        const decayed = decay ? tf.mul(p, 1 - lr * this.weightDecay) : p;
         const denom = tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon);
         const updated = tf.sub(decayed, tf.mul(tf.div(tf.div(m, c1), denom), lr));
         p.assign(updated);

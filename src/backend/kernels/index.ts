@@ -10,6 +10,7 @@ import { loadNativeBlas } from './native';
 import { nativeBatchMatMul, nativeFusedMatMul, wasmTransposeFirst } from './matmul';
 import { FUSED_KERNELS, wasmFusedKernels } from './fused';
 import { heapScatterNd, nativeSum, zeroCopyIdentity } from './reduce';
+import { TRAINING_KERNELS, setTrainingBlas, wasmTrainingKernels } from './training';
 
 export type KernelMode = 'native' | 'wasm' | 'off';
 
@@ -78,6 +79,16 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fused[name] as unknown as tf.KernelFunc });
       added.push(name);
     }
+    // An addon built before these kernels existed lacks them: the callers keep their own paths.
+    const blas = native.blas;
+    if (blas.regMlp && blas.regAttn && blas.adamw) {
+      const training = wasmTrainingKernels(blas);
+      for (const name of TRAINING_KERNELS) {
+        tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: training[name] as unknown as tf.KernelFunc });
+        added.push(name);
+      }
+      setTrainingBlas(blas);
+    }
     const threads = native.blas.info().threads;
     report = { mode: 'native', detail: `native OpenBLAS matmul + fused GELU/softmax/LayerNorm/Sum, ${threads} thread${threads === 1 ? '' : 's'}`, threads };
   } else {
@@ -104,6 +115,7 @@ export function uninstallWasmKernels(): void {
   originals = undefined;
   for (const name of added) tf.unregisterKernel(name, 'wasm');
   added = [];
+  setTrainingBlas(undefined);
   report = { mode: 'off', detail: 'TF.js wasm kernels', threads: 1 };
 }
 
@@ -113,3 +125,4 @@ export function wasmKernelReport(): KernelReport {
 
 export { loadNativeBlas } from './native';
 export { gelu, layerNorm, layerNormReference, softmaxLastAxis } from './fused';
+export { nativeAdamWUpdate, trainingKernelCalls } from './training';

@@ -1,0 +1,101 @@
+/**
+ * NeuroPrune's regularizers and the AdamW update over the wasm heap, through the native addon.
+ *
+ * - `NeuropruneRegMlp` / `NeuropruneRegAttn` (wasm kernels): R_mlp of one `[rows, cols]` matrix
+ *   and R_attn of one block's Q, K, V, value and gradient in one pass, the gradient written
+ *   straight into a new wasm tensor (see src/neuroprune/fusedRegularizers.ts for the formulas).
+ * - `nativeAdamWUpdate`: one AdamW step of one parameter, updating the parameter and its moments
+ *   in place on the heap when no other tensor shares their buffers (otherwise into fresh buffers).
+ *
+ * Everything here is active only while `installWasmKernels` has the native addon installed;
+ * callers fall back to their own paths otherwise. `trainingKernelCalls` counts the native calls
+ * (tests use it to check which path ran).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { NativeBlas } from './native';
+import type { WasmBackendLike, WasmTensorInfo } from './matmul';
+
+export const TRAINING_KERNELS = ['NeuropruneRegMlp', 'NeuropruneRegAttn'] as const;
+
+/** How many times each native path has run in this process. */
+export const trainingKernelCalls = { regMlp: 0, regAttn: 0, adamw: 0 };
+
+type Kernel = (args: { inputs: Record<string, WasmTensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> }) => WasmTensorInfo | WasmTensorInfo[];
+
+interface RefCountingBackend extends WasmBackendLike { refCount(dataId: object): number }
+
+/** The addon while the native wasm kernels are installed (set by `installWasmKernels`). */
+let active: NativeBlas | undefined;
+
+export function setTrainingBlas(blas: NativeBlas | undefined): void {
+  active = blas;
+}
+
+export function wasmTrainingKernels(blas: NativeBlas): Record<(typeof TRAINING_KERNELS)[number], Kernel> {
+  const view = (backend: WasmBackendLike, t: WasmTensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  return {
+    NeuropruneRegMlp: ({ inputs: { x }, backend, attrs }) => {
+      const [rows, cols] = x.shape;
+      const value = backend.makeOutput([], 'float32');
+      const grad = backend.makeOutput(x.shape, 'float32');
+      // Views after both allocations: an allocation may grow (and so detach) the heap.
+      const total = rows * cols > 0 ? blas.regMlp!(view(backend, x), view(backend, grad), rows, cols, attrs.eps as number) : 0;
+      view(backend, value)[0] = total;
+      trainingKernelCalls.regMlp++;
+      return [value, grad];
+    },
+    NeuropruneRegAttn: ({ inputs: { q, k, v }, backend, attrs }) => {
+      const cols = q.shape[1];
+      const value = backend.makeOutput([], 'float32');
+      const grads = [q, k, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+      const total = blas.regAttn!(view(backend, q), view(backend, k), view(backend, v),
+        view(backend, grads[0]), view(backend, grads[1]), view(backend, grads[2]),
+        q.shape[0], k.shape[0], v.shape[0], cols, attrs.delta as number);
+      view(backend, value)[0] = total;
+      trainingKernelCalls.regAttn++;
+      return [value, ...grads];
+    },
+  };
+}
+
+export interface AdamWStep {
+  lr: number; beta1: number; beta2: number; epsilon: number;
+  /** 0 for parameters without weight decay. */
+  weightDecay: number;
+  step: number;
+}
+
+/**
+ * One AdamW update of `p` with gradient `g`, natively, or `undefined` (nothing done) when the
+ * native kernels are not in use for these tensors. Returns the moments to keep: `m` and `v`
+ * themselves (updated in place) unless another tensor shares their buffer, in which case fresh
+ * tensors (the caller then disposes the old ones). The variable is updated in place when it is
+ * the only holder of its buffer, else through a fresh buffer and `assign`.
+ */
+export function nativeAdamWUpdate(p: tf.Variable, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, h: AdamWStep): { m: tf.Tensor; v: tf.Tensor } | undefined {
+  const blas = active;
+  if (!blas || tf.getBackend() !== 'wasm' || tf.getKernel('NeuropruneRegMlp', 'wasm') === undefined) return undefined;
+  if ([p, m, v, g].some((t) => t.dtype !== 'float32' || t.size !== p.size)) return undefined;
+  const backend = tf.backend() as unknown as RefCountingBackend;
+  if (typeof backend.refCount !== 'function') return undefined;
+  // A buffer shared with another tensor (a zero-copy clone or reshape) must not change under it:
+  // such a tensor is first copied into a buffer of its own.
+  const own = (t: tf.Tensor): tf.Tensor => {
+    if (backend.refCount(t.dataId) === 1) return t;
+    const info = backend.makeOutput(t.shape, 'float32');
+    (backend.typedArrayFromHeap(info) as Float32Array).set(backend.typedArrayFromHeap(t as unknown as WasmTensorInfo) as Float32Array);
+    return tf.engine().makeTensorFromTensorInfo(info as unknown as tf.TensorInfo);
+  };
+  const pw = own(p), mw = own(m), vw = own(v);
+  const n = p.size;
+  if (n > 0) {
+    const f32 = (t: tf.Tensor) => backend.typedArrayFromHeap(t as unknown as WasmTensorInfo) as Float32Array;
+    blas.adamw!(f32(pw), f32(mw), f32(vw), f32(g), n, h.lr, h.beta1, h.beta2, h.epsilon, h.weightDecay, h.step);
+  }
+  if (pw !== p) {
+    p.assign(pw);
+    pw.dispose();
+  }
+  trainingKernelCalls.adamw++;
+  return { m: mw, v: vw };
+}
