@@ -11,6 +11,10 @@
  * (the forward pass) and handed to the backward pass, which only scales it by the upstream
  * gradient.
  *
+ * On wasm with the native addon (src/backend/kernels/training.ts) the same pass runs in C++ on
+ * the heap, the gradient written straight into a wasm tensor (no copy through JavaScript);
+ * on cpu, or on wasm without the addon, in JavaScript over `dataSync()`.
+ *
  * On GPU or native backends (`tensorflow`, `webgl`) reading tensors back to JavaScript would stall
  * the device, so `useFusedRegularizers()` says no there and the op-based forms are used.
  */
@@ -26,12 +30,28 @@ function data(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
+/** The native kernel when it is registered for the current backend (wasm with the addon). */
+function nativeKernel(name: string, ...xs: tf.Tensor[]): boolean {
+  return tf.getBackend() === 'wasm' && xs.every((x) => x.dtype === 'float32') && tf.getKernel(name, 'wasm') !== undefined;
+}
+
+/** Runs a native regularizer kernel: the value, and each gradient saved for the backward pass. */
+function runNative(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number>, save: tf.GradSaveFunc) {
+  const [value, ...grads] = tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor[];
+  save(grads);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => saved.map((g) => tf.mul(dy, g)),
+  };
+}
+
 /**
  * `sum_i (n_i / fan_in) * sum_j |W[i, j]|` for one `[out, in]` matrix, where `n_i` counts the
  * entries of row `i` with `|w| < eps`, held constant (no gradient through the count).
  */
 export function preferentialRowL1Fused(w: tf.Tensor, eps: number): tf.Scalar {
-  const f = tf.customGrad(((x: tf.Tensor) => {
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (nativeKernel('NeuropruneRegMlp', x)) return runNative('NeuropruneRegMlp', { x }, { eps }, save);
     const [rows, cols] = x.shape as [number, number];
     const values = data(x);
     const grad = new Float32Array(values.length);
@@ -64,7 +84,8 @@ export function preferentialRowL1Fused(w: tf.Tensor, eps: number): tf.Scalar {
  * (`[rows, in]` each, same `in`).
  */
 export function attentionGroupFused(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, delta: number): tf.Scalar {
-  const f = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+  const f = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (nativeKernel('NeuropruneRegAttn', a, b, c)) return runNative('NeuropruneRegAttn', { q: a, k: b, v: c }, { delta }, save);
     const inDim = a.shape[1] as number;
     const mats = [a, b, c].map((m) => ({ shape: m.shape, values: data(m) }));
     const colSums = new Float64Array(inDim);

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
+import { installWasmKernels, loadNativeBlas, trainingKernelCalls } from '../../src/backend/kernels';
 import { attentionGroupL12, mlpPreferentialL1, type RegularizerImplementation } from '../../src/neuroprune';
 import type { AttentionBlock, MlpBlock } from '../../src/models/blocks';
 import { randomAttention, randomMlp, rng } from './helpers';
@@ -30,26 +31,44 @@ function valueAndGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value: number
 
 afterAll(() => tf.disposeVariables());
 
-describe.each(['cpu', 'wasm'] as const)('fused regularizers on %s', (backend) => {
+const native = loadNativeBlas().ok;
+
+// 'wasm' runs the native kernels when the addon is built; 'wasm-js' the JavaScript pass on wasm.
+describe.each(['cpu', 'wasm', 'wasm-js'] as const)('fused regularizers on %s', (mode) => {
   it('give the values and gradients of the op-based forms', async () => {
-    await initBackend({ force: backend });
-    for (const seed of [1, 2, 3]) {
-      const { attn, mlp } = blocks(seed * 10);
-      const before = tf.memory().numTensors;
-      const run = (impl: RegularizerImplementation) => ({
-        mlp: valueAndGrads(() => mlpPreferentialL1([mlp], { eps: 1e-2, implementation: impl }), [mlp.input.weight, mlp.output.weight]),
-        attn: valueAndGrads(() => attentionGroupL12([attn], { implementation: impl }), [attn.query.weight, attn.key.weight, attn.value.weight]),
-      });
-      const ops = run('ops');
-      const fused = run('fused');
-      expect(tf.memory().numTensors).toBe(before);
-      for (const k of ['mlp', 'attn'] as const) {
-        expect(fused[k].value).toBeCloseTo(ops[k].value, 4);
-        fused[k].grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - ops[k].grads[i][j])).toBeLessThan(1e-4)));
-      }
-      // Exact zeros keep a zero gradient (the subgradient 0 at 0).
-      const w = mlp.input.weight.dataSync();
-      fused.mlp.grads[0].forEach((g, j) => { if (w[j] === 0) expect(g).toBe(0); });
+    await initBackend({ force: mode === 'cpu' ? 'cpu' : 'wasm' });
+    if (mode === 'wasm-js') installWasmKernels('wasm');
+    const calls = { ...trainingKernelCalls };
+    try {
+      for (const seed of [1, 2, 3]) compare(seed);
+    } finally {
+      if (mode === 'wasm-js') installWasmKernels();
     }
+    const nativeRan = mode === 'wasm' && native;
+    // Three seeds, two evaluations each, of two MLP matrices and one attention block.
+    expect(trainingKernelCalls.regMlp - calls.regMlp).toBe(nativeRan ? 3 * 2 * 2 : 0);
+    expect(trainingKernelCalls.regAttn - calls.regAttn).toBe(nativeRan ? 3 * 2 : 0);
   });
+
+  function compare(seed: number): void {
+    const { attn, mlp } = blocks(seed * 10);
+    const before = tf.memory().numTensors;
+    const run = (impl: RegularizerImplementation) => ({
+      mlp: valueAndGrads(() => mlpPreferentialL1([mlp], { eps: 1e-2, implementation: impl }), [mlp.input.weight, mlp.output.weight]),
+      attn: valueAndGrads(() => attentionGroupL12([attn], { implementation: impl }), [attn.query.weight, attn.key.weight, attn.value.weight]),
+    });
+    const ops = run('ops');
+    const fused = run('fused');
+    expect(tf.memory().numTensors).toBe(before);
+    for (const k of ['mlp', 'attn'] as const) {
+      expect(fused[k].value).toBeCloseTo(ops[k].value, 4);
+      fused[k].grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - ops[k].grads[i][j])).toBeLessThan(1e-4)));
+    }
+    // Exact zeros keep a zero gradient (the subgradient 0 at 0).
+    const w = mlp.input.weight.dataSync();
+    fused.mlp.grads[0].forEach((g, j) => { if (w[j] === 0) expect(Object.is(g, 0)).toBe(true); });
+    // The value alone (no gradient tape) leaves nothing behind either.
+    tf.tidy(() => tf.add(mlpPreferentialL1([mlp], { eps: 1e-2, implementation: 'fused' }), attentionGroupL12([attn], { implementation: 'fused' }))).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }
 });
