@@ -3,7 +3,12 @@
  * MLP 1536) on the wasm backend: each kernel with TF.js's own kernels ("tfjs"), with the
  * pure-wasm replacements ("wasm") and with the native OpenBLAS kernels ("native"), in one run.
  *
- *   npx tsx bench/kernels.ts [--modes=tfjs,wasm,native] [--quick] [--markdown]
+ *   npx tsx bench/kernels.ts [--modes=tfjs,wasm,native] [--only=R_,AdamW] [--quick] [--markdown]
+ *
+ * The last rows are NeuroPrune's training-only work over all 6 layers: R_mlp and R_attn (value
+ * and gradient; JavaScript over `dataSync()` in the tfjs/wasm modes, the addon's kernels in
+ * native mode) and one AdamW step over every weight of the model including the word embeddings
+ * (TF.js ops in the tfjs/wasm modes, one native pass per parameter in native mode).
  *
  * `NEUROPRUNE_THREADS=1` limits the native products to one thread.
  */
@@ -13,6 +18,8 @@ import { initBackend } from '../src/backend';
 import { installWasmKernels, uninstallWasmKernels, type KernelMode } from '../src/backend/kernels';
 import { gelu, layerNorm } from '../src/models/layers';
 import { layerNormReference, softmaxLastAxis } from '../src/backend/kernels/fused';
+import { attentionGroupFused, preferentialRowL1Fused } from '../src/neuroprune/fusedRegularizers';
+import { AdamW } from '../src/train/adamw';
 
 type Mode = 'tfjs' | 'wasm' | 'native';
 const args = process.argv.slice(2);
@@ -74,7 +81,52 @@ const geluFor = (mode: Mode) => (mode === 'tfjs' ? geluErfChain : gelu);
 const softmaxFor = (mode: Mode) => (mode === 'tfjs' ? (x: tf.Tensor) => tf.softmax(x, -1) : softmaxLastAxis);
 const layerNormFor = (mode: Mode) => (x: tf.Tensor) =>
   (mode === 'tfjs' ? layerNormReference : layerNorm)(x, tf.ones([D]), tf.zeros([D]), 1e-12);
-const cases: Case[] = [
+const LAYERS = 6;
+
+/** Value and gradient of a regularizer over `mats` (each a list of matrices of one term). */
+function regularizerCase(name: string, shapes: number[][], term: (xs: tf.Tensor[]) => tf.Scalar): Case {
+  return {
+    name, shape: `${LAYERS} x [${shapes.map((s) => s.join('x')).join(', ')}]`, flops: 0,
+    setup() {
+      // A third of the entries below R_mlp's eps, so every row has a count.
+      const mats = Array.from({ length: LAYERS }, () => shapes.map((s) => tf.tidy(() => {
+        const x = rand(s);
+        return tf.where(tf.less(tf.abs(x), 0.43), tf.mul(x, 1e-3), x);
+      })));
+      const all = mats.flat();
+      const g = tf.grads((...xs: tf.Tensor[]) => {
+        let total: tf.Tensor = tf.scalar(0);
+        for (let l = 0; l < LAYERS; l++) total = tf.add(total, term(xs.slice(l * shapes.length, (l + 1) * shapes.length)));
+        return total;
+      });
+      return {
+        // wasm runs synchronously: the gradients are computed when g returns.
+        run: () => tf.tidy(() => { g(all); }),
+        dispose: () => tf.dispose(all),
+      };
+    },
+  };
+}
+
+function adamwCase(): Case {
+  const shapes = [[30522, D], ...Array.from({ length: LAYERS }, () => [[D, D], [D, D], [D, D], [D, D], [DE, D], [D, DE], [DE], [D]]).flat()];
+  const count = shapes.reduce((a, s) => a + s.reduce((p, d) => p * d, 1), 0);
+  return {
+    name: 'AdamW step', shape: `${(count / 1e6).toFixed(1)}M params`, flops: 0,
+    setup() {
+      const params = new Map(shapes.map((s, i) => [`p${i}.${s.length === 1 ? 'bias' : 'weight'}`, tf.variable(rand(s).mul(0.02))]));
+      const grads = new Map([...params].map(([k, p]) => [k, tf.randomNormal(p.shape, 0, 1e-3, 'float32', 3)]));
+      const opt = new AdamW({ weightDecay: 0.01 });
+      return {
+        run: () => opt.apply(params, grads, 1e-5),
+        dispose: () => { opt.dispose(); tf.dispose([...params.values(), ...grads.values()]); },
+      };
+    },
+  };
+}
+
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const allCases: Case[] = [
   product('dense fwd x@W^T (d->d)', [N, D], [D, D], false, true, N, D, D),
   product('dense dX dy@W (d->d)', [N, D], [D, D], false, false, N, D, D),
   product('dense dW dy^T@x (d->d)', [N, D], [N, D], true, false, D, D, N),
@@ -93,7 +145,11 @@ const cases: Case[] = [
   gradCase('gelu fwd+grad', [N, DE], 0, geluFor, true),
   gradCase('layerNorm fwd', [N, D], 0, layerNormFor, false),
   gradCase('layerNorm fwd+grad', [N, D], 0, layerNormFor, true),
+  regularizerCase('R_mlp value+grad', [[DE, D], [D, DE]], (xs) => tf.addN(xs.map((x) => preferentialRowL1Fused(x, 1e-3))) as tf.Scalar),
+  regularizerCase('R_attn value+grad', [[D, D], [D, D], [D, D]], ([q, k, v]) => attentionGroupFused(q, k, v, 1e-8)),
+  adamwCase(),
 ];
+const cases = only ? allCases.filter((c) => only.some((o) => c.name.includes(o))) : allCases;
 
 function time(run: () => void): number {
   run(); run();

@@ -405,12 +405,12 @@ TARGETS void sumLast(const float *x, float *out, size_t o0, size_t o1, size_t r)
 // NeuroPrune's regularizers (value and gradient in one pass) and the AdamW update, in place.
 
 // R_mlp over rows [r0, r1) of w [rows, cols]: c_i = #{|w| < eps} / cols, value += c_i * sum|w|,
-// grad = c_i * sign(w) (0 at w = 0, and never -0). Returns this range's part of the value.
-TARGETS double regMlpRows(const float *w, float *grad, size_t r0, size_t r1, size_t cols, float eps) {
+// and, when `grad` is given, grad = scale * c_i * sign(w) (0 at w = 0, and never -0).
+// Returns this range's part of the value.
+TARGETS double regMlpRows(const float *w, float *grad, size_t r0, size_t r1, size_t cols, float eps, double scale) {
   double total = 0;
   for (size_t r = r0; r < r1; r++) {
     const float *a = w + r * cols;
-    float *o = grad + r * cols;
     double abs = 0;
     size_t small = 0;
     for (size_t j = 0; j < cols; j++) {
@@ -418,13 +418,15 @@ TARGETS double regMlpRows(const float *w, float *grad, size_t r0, size_t r1, siz
       abs += x;
       small += x < eps ? 1 : 0;
     }
-    if (small == 0) {
+    const double cd = (double)small / (double)cols;
+    total += cd * abs;
+    if (!grad) continue;
+    float *o = grad + r * cols;
+    const float c = (float)(cd * scale);
+    if (c == 0) {
       std::memset(o, 0, sizeof(float) * cols);
       continue;
     }
-    const double cd = (double)small / (double)cols;
-    total += cd * abs;
-    const float c = (float)cd;
     for (size_t j = 0; j < cols; j++) o[j] = a[j] > 0 ? c : (a[j] < 0 ? -c : 0.0f);
   }
   return total;
@@ -631,43 +633,51 @@ double getDouble(napi_env env, napi_value v) {
   return d;
 }
 
-// regMlp(w, grad, rows, cols, eps) -> value
+bool isNull(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+// regMlp(w, grad | null, rows, cols, eps, scale) -> value; with `grad`, also writes scale * dR/dw.
 napi_value RegMlp(napi_env env, napi_callback_info info) {
-  Args A(env, info, 5);
+  Args A(env, info, 6);
   const size_t rows = A.size(2), cols = A.size(3);
-  const float *w = A.f32(0, rows * cols); float *grad = A.f32(1, rows * cols);
-  if (!A.ok) return A.fail("regMlp(w, grad, rows, cols, eps): Float32Arrays of rows*cols elements");
+  const float *w = A.f32(0, rows * cols);
+  float *grad = A.ok && isNull(env, A.v[1]) ? nullptr : A.f32(1, rows * cols);
+  if (!A.ok) return A.fail("regMlp(w, grad, rows, cols, eps, scale): Float32Arrays of rows*cols elements");
   const float eps = (float)getDouble(env, A.v[4]);
+  const double scale = getDouble(env, A.v[5]);
   // Per-chunk partial values, added in chunk order (deterministic for a given thread count).
   std::vector<double> part(rangeChunks(rows, rows * cols), 0.0);
-  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int c) { part[c] = regMlpRows(w, grad, a, b, cols, eps); });
+  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int c) { part[c] = regMlpRows(w, grad, a, b, cols, eps, scale); });
   double total = 0;
   for (double x : part) total += x;
   return Number(env, total);
 }
 
-// regAttn(q, k, v, gq, gk, gv, rowsQ, rowsK, rowsV, cols, delta) -> value:
-// s_j = sum of |w[:, j]| over Q, K and V; value = sum_j sqrt(s_j + delta);
-// grad = sign(w) / (2 sqrt(s_j + delta)).
+// regAttn(q, k, v, gq | null, gk | null, gv | null, rowsQ, rowsK, rowsV, cols, delta, scale) -> value:
+// s_j = sum of |w[:, j]| over Q, K and V; value = sum_j sqrt(s_j + delta); with the gradients,
+// also writes scale * sign(w) / (2 sqrt(s_j + delta)).
 napi_value RegAttn(napi_env env, napi_callback_info info) {
-  Args A(env, info, 11);
+  Args A(env, info, 12);
   const size_t rq = A.size(6), rk = A.size(7), rv = A.size(8), cols = A.size(9);
   const float *w[3] = {A.f32(0, rq * cols), A.f32(1, rk * cols), A.f32(2, rv * cols)};
-  float *g[3] = {A.f32(3, rq * cols), A.f32(4, rk * cols), A.f32(5, rv * cols)};
-  if (!A.ok) return A.fail("regAttn(q, k, v, gq, gk, gv, rowsQ, rowsK, rowsV, cols, delta): Float32Arrays of matching sizes");
+  const bool withGrad = A.ok && !isNull(env, A.v[3]);
+  float *g[3] = {nullptr, nullptr, nullptr};
+  if (withGrad) { g[0] = A.f32(3, rq * cols); g[1] = A.f32(4, rk * cols); g[2] = A.f32(5, rv * cols); }
+  if (!A.ok) return A.fail("regAttn(q, k, v, gq, gk, gv, rowsQ, rowsK, rowsV, cols, delta, scale): Float32Arrays of matching sizes");
   const double delta = getDouble(env, A.v[10]);
+  const double scale = getDouble(env, A.v[11]);
   const size_t rows[3] = {rq, rk, rv};
   const size_t total = rq + rk + rv;
-  // Row r of the stacked [Q; K; V] -> (matrix, row within it).
-  auto locate = [&](size_t r, int *mat) { *mat = r < rq ? 0 : (r < rq + rk ? 1 : 2); return r - (*mat == 0 ? 0 : (*mat == 1 ? rq : rq + rk)); };
-  // Apply f(matrix, begin, end) over the stacked rows [a, b).
+  // Apply f(matrix, begin, end) over the rows [a, b) of the stacked [Q; K; V].
   auto split = [&](size_t a, size_t b, const std::function<void(int, size_t, size_t)> &f) {
-    while (a < b) {
-      int mat;
-      const size_t r = locate(a, &mat);
-      const size_t n = std::min(b - a, rows[mat] - r);
-      f(mat, r, r + n);
-      a += n;
+    size_t start = 0;
+    for (int mat = 0; mat < 3; mat++) {
+      const size_t lo = std::max(a, start), hi = std::min(b, start + rows[mat]);
+      if (hi > lo) f(mat, lo - start, hi - start);
+      start += rows[mat];
     }
   };
   const size_t chunks = rangeChunks(total, total * cols);
@@ -683,11 +693,16 @@ napi_value RegAttn(napi_env env, napi_callback_info info) {
     for (size_t c = 0; c < chunks; c++) s += part[c * cols + j];
     const double root = std::sqrt(s + delta);
     value += root;
-    slope[j] = (float)(1.0 / (2.0 * root));
+    slope[j] = (float)(scale / (2.0 * root));
   }
-  parallelRanges(total, total * cols, [&](size_t a, size_t b, int) {
-    split(a, b, [&](int mat, size_t r0, size_t r1) { signTimesSlope(w[mat], g[mat], slope.data(), r0, r1, cols); });
-  });
+  if (withGrad && scale == 0) {
+    // Not through the slopes: -0 for the negative weights.
+    for (int mat = 0; mat < 3; mat++) std::memset(g[mat], 0, sizeof(float) * rows[mat] * cols);
+  } else if (withGrad) {
+    parallelRanges(total, total * cols, [&](size_t a, size_t b, int) {
+      split(a, b, [&](int mat, size_t r0, size_t r1) { signTimesSlope(w[mat], g[mat], slope.data(), r0, r1, cols); });
+    });
+  }
   return Number(env, value);
 }
 

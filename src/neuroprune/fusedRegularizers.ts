@@ -11,9 +11,10 @@
  * (the forward pass) and handed to the backward pass, which only scales it by the upstream
  * gradient.
  *
- * On wasm with the native addon (src/backend/kernels/training.ts) the same pass runs in C++ on
- * the heap, the gradient written straight into a wasm tensor (no copy through JavaScript);
- * on cpu, or on wasm without the addon, in JavaScript over `dataSync()`.
+ * On wasm with the native addon (src/backend/kernels/training.ts) the passes run in C++ on the
+ * heap: the value in the forward pass, and in the backward pass the gradient times the upstream
+ * scalar, written straight into a wasm tensor (no copy through JavaScript, no separate scaling).
+ * On cpu, or on wasm without the addon, in JavaScript over `dataSync()`.
  *
  * On GPU or native backends (`tensorflow`, `webgl`) reading tensors back to JavaScript would stall
  * the device, so `useFusedRegularizers()` says no there and the op-based forms are used.
@@ -35,13 +36,21 @@ function nativeKernel(name: string, ...xs: tf.Tensor[]): boolean {
   return tf.getBackend() === 'wasm' && xs.every((x) => x.dtype === 'float32') && tf.getKernel(name, 'wasm') !== undefined;
 }
 
-/** Runs a native regularizer kernel: the value, and each gradient saved for the backward pass. */
+/**
+ * Runs a native regularizer: the value now, the gradient (`dy * dR/dw`, from the saved weights)
+ * in the backward pass. The saved weights are zero-copy references, not copies.
+ */
 function runNative(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number>, save: tf.GradSaveFunc) {
-  const [value, ...grads] = tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor[];
-  save(grads);
+  const keys = Object.keys(inputs);
+  save(keys.map((k) => inputs[k]));
   return {
-    value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => saved.map((g) => tf.mul(dy, g)),
+    value: tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const named: Record<string, tf.Tensor> = { dy };
+      keys.forEach((k, i) => { named[k] = saved[i]; });
+      const g = tf.engine().runKernel(`${name}Grad`, named as unknown as tf.NamedTensorMap, attrs);
+      return Array.isArray(g) ? (g as tf.Tensor[]) : [g as tf.Tensor];
+    },
   };
 }
 

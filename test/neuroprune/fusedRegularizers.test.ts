@@ -45,17 +45,20 @@ describe.each(['cpu', 'wasm', 'wasm-js'] as const)('fused regularizers on %s', (
       if (mode === 'wasm-js') installWasmKernels();
     }
     const nativeRan = mode === 'wasm' && native;
-    // Three seeds, two evaluations each, of two MLP matrices and one attention block.
+    // Three seeds, two evaluations each (one with gradients), of two MLP matrices and one attention block.
     expect(trainingKernelCalls.regMlp - calls.regMlp).toBe(nativeRan ? 3 * 2 * 2 : 0);
+    expect(trainingKernelCalls.regMlpGrad - calls.regMlpGrad).toBe(nativeRan ? 3 * 2 : 0);
     expect(trainingKernelCalls.regAttn - calls.regAttn).toBe(nativeRan ? 3 * 2 : 0);
+    expect(trainingKernelCalls.regAttnGrad - calls.regAttnGrad).toBe(nativeRan ? 3 : 0);
   });
 
   function compare(seed: number): void {
     const { attn, mlp } = blocks(seed * 10);
     const before = tf.memory().numTensors;
     const run = (impl: RegularizerImplementation) => ({
-      mlp: valueAndGrads(() => mlpPreferentialL1([mlp], { eps: 1e-2, implementation: impl }), [mlp.input.weight, mlp.output.weight]),
-      attn: valueAndGrads(() => attentionGroupL12([attn], { implementation: impl }), [attn.query.weight, attn.key.weight, attn.value.weight]),
+      // Scaled, as in the loss, so the upstream gradient is not 1 (and negative, to check signs).
+      mlp: valueAndGrads(() => tf.mul(-2.5, mlpPreferentialL1([mlp], { eps: 1e-2, implementation: impl })), [mlp.input.weight, mlp.output.weight]),
+      attn: valueAndGrads(() => tf.mul(-2.5, attentionGroupL12([attn], { implementation: impl })), [attn.query.weight, attn.key.weight, attn.value.weight]),
     });
     const ops = run('ops');
     const fused = run('fused');
@@ -64,9 +67,10 @@ describe.each(['cpu', 'wasm', 'wasm-js'] as const)('fused regularizers on %s', (
       expect(fused[k].value).toBeCloseTo(ops[k].value, 4);
       fused[k].grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - ops[k].grads[i][j])).toBeLessThan(1e-4)));
     }
-    // Exact zeros keep a zero gradient (the subgradient 0 at 0).
+    // Exact zeros keep a zero gradient (the subgradient 0 at 0); the native kernels never give -0
+    // (the JavaScript pass multiplies by the upstream gradient, which gives -0 when it is negative).
     const w = mlp.input.weight.dataSync();
-    fused.mlp.grads[0].forEach((g, j) => { if (w[j] === 0) expect(Object.is(g, 0)).toBe(true); });
+    fused.mlp.grads[0].forEach((g, j) => { if (w[j] === 0) expect(mode === 'wasm' && native ? Object.is(g, 0) : g === 0).toBe(true); });
     // The value alone (no gradient tape) leaves nothing behind either.
     tf.tidy(() => tf.add(mlpPreferentialL1([mlp], { eps: 1e-2, implementation: 'fused' }), attentionGroupL12([attn], { implementation: 'fused' }))).dispose();
     expect(tf.memory().numTensors).toBe(before);

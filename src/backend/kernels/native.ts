@@ -35,11 +35,11 @@ export interface NativeBlas {
     rows: number, cols: number, epsilon: number): void;
   layerNormGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, gamma: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
-  /** R_mlp of one `[rows, cols]` matrix: writes the gradient, returns the value. */
-  regMlp?(w: Float32Array, grad: Float32Array, rows: number, cols: number, eps: number): number;
-  /** R_attn of one block (Q, K, V share `cols`): writes the three gradients, returns the value. */
-  regAttn?(q: Float32Array, k: Float32Array, v: Float32Array, gq: Float32Array, gk: Float32Array, gv: Float32Array,
-    rowsQ: number, rowsK: number, rowsV: number, cols: number, delta: number): number;
+  /** R_mlp of one `[rows, cols]` matrix: returns the value; with `grad`, writes `scale * dR/dw`. */
+  regMlp?(w: Float32Array, grad: Float32Array | null, rows: number, cols: number, eps: number, scale: number): number;
+  /** R_attn of one block (Q, K, V share `cols`): returns the value; with the gradients, writes `scale * dR/dw`. */
+  regAttn?(q: Float32Array, k: Float32Array, v: Float32Array, gq: Float32Array | null, gk: Float32Array | null, gv: Float32Array | null,
+    rowsQ: number, rowsK: number, rowsV: number, cols: number, delta: number, scale: number): number;
   /** One torch AdamW update of p, m, v in place (`weightDecay` 0 for none). */
   adamw?(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number,
     lr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number, step: number): void;

@@ -1,9 +1,10 @@
 /**
  * NeuroPrune's regularizers and the AdamW update over the wasm heap, through the native addon.
  *
- * - `NeuropruneRegMlp` / `NeuropruneRegAttn` (wasm kernels): R_mlp of one `[rows, cols]` matrix
- *   and R_attn of one block's Q, K, V, value and gradient in one pass, the gradient written
- *   straight into a new wasm tensor (see src/neuroprune/fusedRegularizers.ts for the formulas).
+ * - `NeuropruneRegMlp[Grad]` / `NeuropruneRegAttn[Grad]` (wasm kernels): R_mlp of one
+ *   `[rows, cols]` matrix and R_attn of one block's Q, K, V, the value in one pass over the
+ *   weights and the gradient (times the upstream scalar) in one more, written straight into new
+ *   wasm tensors (see src/neuroprune/fusedRegularizers.ts for the formulas).
  * - `nativeAdamWUpdate`: one AdamW step of one parameter, updating the parameter and its moments
  *   in place on the heap when no other tensor shares their buffers (otherwise into fresh buffers).
  *
@@ -15,10 +16,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { NativeBlas } from './native';
 import type { WasmBackendLike, WasmTensorInfo } from './matmul';
 
-export const TRAINING_KERNELS = ['NeuropruneRegMlp', 'NeuropruneRegAttn'] as const;
+export const TRAINING_KERNELS = ['NeuropruneRegMlp', 'NeuropruneRegMlpGrad', 'NeuropruneRegAttn', 'NeuropruneRegAttnGrad'] as const;
 
-/** How many times each native path has run in this process. */
-export const trainingKernelCalls = { regMlp: 0, regAttn: 0, adamw: 0 };
+/** How many times each native path has run in this process (values, gradients, updates). */
+export const trainingKernelCalls = { regMlp: 0, regMlpGrad: 0, regAttn: 0, regAttnGrad: 0, adamw: 0 };
 
 type Kernel = (args: { inputs: Record<string, WasmTensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> }) => WasmTensorInfo | WasmTensorInfo[];
 
@@ -31,29 +32,44 @@ export function setTrainingBlas(blas: NativeBlas | undefined): void {
   active = blas;
 }
 
+/**
+ * The value kernels read the weights once; the gradient kernels (`dy` the upstream scalar) read
+ * them again and write `dy * dR/dw` directly, which costs less than saving the gradient from the
+ * forward pass and scaling it by `dy` afterwards (one write and one read-and-write more).
+ */
 export function wasmTrainingKernels(blas: NativeBlas): Record<(typeof TRAINING_KERNELS)[number], Kernel> {
   const view = (backend: WasmBackendLike, t: WasmTensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const scalarOutput = (backend: WasmBackendLike, value: number) => {
+    const out = backend.makeOutput([], 'float32');
+    view(backend, out)[0] = value;
+    return out;
+  };
+  const regMlp = blas.regMlp!.bind(blas), regAttn = blas.regAttn!.bind(blas);
   return {
     NeuropruneRegMlp: ({ inputs: { x }, backend, attrs }) => {
       const [rows, cols] = x.shape;
-      const value = backend.makeOutput([], 'float32');
-      const grad = backend.makeOutput(x.shape, 'float32');
-      // Views after both allocations: an allocation may grow (and so detach) the heap.
-      const total = rows * cols > 0 ? blas.regMlp!(view(backend, x), view(backend, grad), rows, cols, attrs.eps as number) : 0;
-      view(backend, value)[0] = total;
       trainingKernelCalls.regMlp++;
-      return [value, grad];
+      return scalarOutput(backend, regMlp(view(backend, x), null, rows, cols, attrs.eps as number, 0));
+    },
+    NeuropruneRegMlpGrad: ({ inputs: { x, dy }, backend, attrs }) => {
+      const [rows, cols] = x.shape;
+      const grad = backend.makeOutput(x.shape, 'float32');
+      // Views after the allocation: an allocation may grow (and so detach) the heap.
+      regMlp(view(backend, x), view(backend, grad), rows, cols, attrs.eps as number, view(backend, dy)[0]);
+      trainingKernelCalls.regMlpGrad++;
+      return grad;
     },
     NeuropruneRegAttn: ({ inputs: { q, k, v }, backend, attrs }) => {
-      const cols = q.shape[1];
-      const value = backend.makeOutput([], 'float32');
-      const grads = [q, k, v].map((t) => backend.makeOutput(t.shape, 'float32'));
-      const total = blas.regAttn!(view(backend, q), view(backend, k), view(backend, v),
-        view(backend, grads[0]), view(backend, grads[1]), view(backend, grads[2]),
-        q.shape[0], k.shape[0], v.shape[0], cols, attrs.delta as number);
-      view(backend, value)[0] = total;
       trainingKernelCalls.regAttn++;
-      return [value, ...grads];
+      return scalarOutput(backend, regAttn(view(backend, q), view(backend, k), view(backend, v), null, null, null,
+        q.shape[0], k.shape[0], v.shape[0], q.shape[1], attrs.delta as number, 0));
+    },
+    NeuropruneRegAttnGrad: ({ inputs: { q, k, v, dy }, backend, attrs }) => {
+      const grads = [q, k, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+      regAttn(view(backend, q), view(backend, k), view(backend, v), view(backend, grads[0]), view(backend, grads[1]), view(backend, grads[2]),
+        q.shape[0], k.shape[0], v.shape[0], q.shape[1], attrs.delta as number, view(backend, dy)[0]);
+      trainingKernelCalls.regAttnGrad++;
+      return grads;
     },
   };
 }
