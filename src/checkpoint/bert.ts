@@ -12,6 +12,7 @@ import {
   BertForSequenceClassification, bertParameterShapes, randomInit, type BertConfig, type BertModelOptions, type ParameterInit,
 } from '../models/bert';
 import { writeFileAtomic } from './atomic';
+import { ATTENTION_PARAM, denseConfig, denseParameter } from './denseExport';
 import { parseBertConfig, serializeBertConfig } from './config';
 import { CheckpointError } from './errors';
 import { decodeTensor, encodeSafetensors, parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader, type TensorToWrite } from './safetensors';
@@ -206,6 +207,11 @@ function headOrder(headIds: readonly number[], headSize: number): number[] | nul
 export interface SaveBertOptions {
   /** `__metadata__` of the safetensors file. Default `{format: 'pt'}` (what transformers expects). */
   metadata?: Record<string, string>;
+  /**
+   * Write the dense shapes, with zeros where heads, neurons and input dimensions were removed
+   * (see denseExport.ts): loads in every `transformers` version, without the speed-up. Default false.
+   */
+  dense?: boolean;
 }
 
 /**
@@ -214,11 +220,17 @@ export interface SaveBertOptions {
  * directory loads back into the same shapes. Each file is replaced atomically.
  */
 export function saveBertCheckpoint(model: BertForSequenceClassification, dir: string, options: SaveBertOptions = {}): void {
-  const config = model.currentConfig();
+  const config = options.dense ? denseConfig(model.currentConfig()) : model.currentConfig();
   const tensors: TensorToWrite[] = [];
   const blocks = model.attentionBlocks();
   for (const [name, variable] of model.namedParameters()) {
-    const m = /^bert\.encoder\.layer\.(\d+)\.attention\.(self\.(query|key|value)|output\.dense)\.(weight|bias)$/.exec(name);
+    if (options.dense) {
+      // Rows go to their original head positions whatever the current order, so no reordering.
+      const dense = denseParameter(name, variable.shape, (variable.dataSync() as Float32Array).slice(), config, blocks);
+      tensors.push({ name, shape: dense.shape, data: dense.data });
+      continue;
+    }
+    const m = ATTENTION_PARAM.exec(name);
     const block = m ? blocks[Number(m[1])] : undefined;
     const perm = block ? headOrder(block.headIds, block.headSize) : null;
     let data: Float32Array;

@@ -13,13 +13,16 @@ export function loadTaskModel(dir: string): BertTaskModel {
   return model;
 }
 
-/** Saves `model` into `out` and copies the tokenizer files of `from`, so `out` is a complete model directory. */
-export function saveTaskModel(model: BertTaskModel, out: string, from: string): void {
+/**
+ * Saves `model` into `out` and copies the tokenizer files of `from`, so `out` is a complete model
+ * directory. `dense`: original shapes with zeros in place of removed parts (loads in any transformers).
+ */
+export function saveTaskModel(model: BertTaskModel, out: string, from: string, options: { dense?: boolean } = {}): void {
   if (existsSync(join(out, 'model.safetensors')) && out !== from) {
     throw new Error(`${out} already holds a model; choose another --out`);
   }
   mkdirSync(out, { recursive: true });
-  saveBertCheckpoint(model.bert, out);
+  saveBertCheckpoint(model.bert, out, { dense: options.dense === true });
   if (out === from) return;
   for (const f of TOKENIZER_FILES) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(out, f));
 }

@@ -82,6 +82,13 @@ describe('neuroprune command line', () => {
     const a = JSON.parse((await run('eval', '--model', compacted, '--json')).out).metrics.accuracy;
     const b = JSON.parse((await run('eval', '--model', zeroedOnly, '--json')).out).metrics.accuracy;
     expect(a).toBe(b);
+    // The dense export predicts the same and carries neither pruned_heads nor the neuroprune layout.
+    const denseDir = join(root, 'dense');
+    expect((await run('compact', '--model', pruned, '--zero-below', '0.02', '--dense', '--out', denseDir)).code).toBe(0);
+    const denseConfig = JSON.parse(readFileSync(join(denseDir, 'config.json'), 'utf8'));
+    expect(denseConfig.pruned_heads).toBeUndefined();
+    expect(denseConfig.neuroprune).toBeUndefined();
+    expect(JSON.parse((await run('eval', '--model', denseDir, '--json')).out).metrics.accuracy).toBe(a);
     expect((await run('compact', '--model', pruned, '--out', compacted)).err).toMatch(/already holds a model/);
   });
 

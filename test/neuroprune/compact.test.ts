@@ -153,6 +153,21 @@ describe('compacted BERT checkpoints', () => {
       expect(report.headsKept).toBe(7);
       loaded.dispose();
       tf.dispose(reloaded);
+
+      // The dense export: original shapes, zeros in place of what was removed, same outputs.
+      const denseDir = path.join(dir, 'dense');
+      saveBertCheckpoint(model, denseDir, { dense: true });
+      const denseCfg = JSON.parse(fs.readFileSync(path.join(denseDir, 'config.json'), 'utf8'));
+      expect(denseCfg.pruned_heads).toBeUndefined();
+      expect(denseCfg.neuroprune).toBeUndefined();
+      const { model: expanded } = loadBertCheckpoint(denseDir);
+      expect(expanded.attentionBlocks().map((b) => b.numHeads)).toEqual([4, 4]);
+      expect(expanded.mlpBlocks().map((b) => b.input.weight.shape[0])).toEqual([64, 64]);
+      expect(expanded.attentionBlocks()[1].query.weight.shape).toEqual([32, 32]);
+      const expandedLogits = logits(expanded);
+      expect(maxAbsDiff(compacted, expandedLogits)).toBeLessThan(1e-5);
+      expanded.dispose();
+      tf.dispose(expandedLogits);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

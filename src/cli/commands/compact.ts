@@ -7,6 +7,7 @@ const TABLE: OptionTable = {
   model: { type: 'string', value: 'DIR', help: 'the checkpoint to compact (required)' },
   out: { type: 'string', value: 'DIR', help: 'where to write the compacted checkpoint (required)' },
   'zero-below': { type: 'string', value: 'EPS', help: 'first set weights with |w| < EPS to zero (compaction removes exact zeros only)' },
+  dense: { type: 'boolean', help: 'save in the original shapes, zeros in place of what was removed: loads in any transformers version (no speed-up)' },
   json: { type: 'boolean', help: 'print the compaction record as JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -27,7 +28,7 @@ export async function compactCommand(argv: string[]): Promise<number> {
     const before = sparsityReport(model, { eps: eps ?? 1e-4 }).present;
     const record = compactModel(model);
     const after = sparsityReport(model, { eps: eps ?? 1e-4 });
-    saveTaskModel(model, out, dir);
+    saveTaskModel(model, out, dir, { dense: values.dense === true });
     if (values.json) {
       console.log(JSON.stringify({ model: dir, out, zeroed, storedBefore: before, storedAfter: after.present, dense: after.total, ...record }, null, 2));
     } else {

@@ -11,6 +11,7 @@ const TABLE: OptionTable = {
   global: { type: 'boolean', help: 'with --target-heads: one theta for all layers and N heads in total' },
   'head-strategy': { type: 'string', value: 'S', help: 'paper (Algorithm 3) or exact (minimum dominating set)', default: 'paper' },
   'no-merge': { type: 'boolean', help: "drop similar heads without merging their output weights (ablation)" },
+  dense: { type: 'boolean', help: 'save in the original shapes, zeros in place of what was removed: loads in any transformers version (no speed-up)' },
   json: { type: 'boolean', help: 'print what was removed as JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -44,7 +45,7 @@ export async function pruneHeadsCommand(argv: string[]): Promise<number> {
       eliminations = r.eliminations;
       plan = r.plan;
     }
-    saveTaskModel(model, out, dir);
+    saveTaskModel(model, out, dir, { dense: values.dense === true });
     if (values.json) {
       console.log(JSON.stringify({ model: dir, out, plan, eliminations }, null, 2));
     } else {
