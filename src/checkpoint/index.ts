@@ -11,3 +11,4 @@ export {
   type LoadBertOptions, type LoadedBert, type SaveBertOptions,
 } from './bert';
 export { saveTensorFile, loadTensorFile } from './tensorFile';
+export { denseConfig, denseParameter } from './denseExport';
