@@ -50,6 +50,9 @@ describe.skipIf(process.env.NEUROPRUNE_PYTHON_CHECKS !== '1')('transformers load
     const expectedFile = path.join(dir, 'expected.json');
     fs.writeFileSync(expectedFile, JSON.stringify({ ...input, logits: logits.arraySync() }));
     logits.dispose();
+    // The dense export of the same model: no pruned_heads, so any transformers version reads it.
+    const denseDir = path.join(dir, 'dense');
+    saveBertCheckpoint(model, denseDir, { dense: true });
     model.dispose();
 
     const run = spawnSync(PYTHON, [path.join(ROOT, 'scripts', 'check_hf_load.py'), dir, expectedFile], { encoding: 'utf8', timeout: 120_000 });
@@ -58,5 +61,12 @@ describe.skipIf(process.env.NEUROPRUNE_PYTHON_CHECKS !== '1')('transformers load
     console.log(`transformers ${result.transformers_version}: heads per layer ${result.num_heads}, max|diff| ${result.max_abs_diff}`);
     expect(result.num_heads).toEqual([2, 2]);
     expect(result.max_abs_diff).toBeLessThanOrEqual(1e-4);
+
+    const denseRun = spawnSync(PYTHON, [path.join(ROOT, 'scripts', 'check_hf_load.py'), denseDir, expectedFile], { encoding: 'utf8', timeout: 120_000 });
+    expect(denseRun.status, denseRun.stderr).toBe(0);
+    const dense = JSON.parse(denseRun.stdout.trim().split('\n').pop()!);
+    console.log(`dense export in transformers ${dense.transformers_version}: heads per layer ${dense.num_heads}, max|diff| ${dense.max_abs_diff}`);
+    expect(dense.num_heads).toEqual([4, 4]);
+    expect(dense.max_abs_diff).toBeLessThanOrEqual(1e-4);
   });
 });
