@@ -5,7 +5,7 @@ Usage: python3 scripts/check_hf_load.py MODEL_DIR EXPECTED_JSON
 EXPECTED_JSON holds input_ids, attention_mask, token_type_ids and the logits neuroprune
 computed. Prints one JSON line {"max_abs_diff", "num_heads", "transformers_version"} and exits
 non-zero when transformers refuses the directory or the logits differ by more than 1e-4.
-Needs transformers 4.x: 5.x ignores `pruned_heads` (see DESIGN.md).
+Needs transformers 4.x for `pruned_heads`: 5.x ignores the field (a dense export loads in both).
 """
 import json
 import sys

@@ -1,7 +1,7 @@
 /**
  * neuroprune: dynamic sparse fine-tuning of transformers (NeuroPrune) on TF.js.
  *
- * The library's public surface, one module per concept (see DESIGN.md for the layout):
+ * The library's public surface, one module per concept:
  * backends, models and their block view, Hugging Face checkpoints, the NeuroPrune algorithms,
  * graph views, data, training, and plotly figure builders.
  */

@@ -2,7 +2,7 @@
  * The neuron graph of an MLP block: a layered directed graph
  * `input dims (d) -> hidden neurons (de) -> output dims (d)` with one edge per weight whose
  * magnitude is at least `eps`. `Win [de, d]` gives the edges `in:j -> h:i`, `Wout [d, de]` the
- * edges `h:i -> out:k` (weights are `[out, in]`, see DESIGN.md).
+ * edges `h:i -> out:k` (weights are `[out, in]`, as Hugging Face stores them).
  *
  * Two views: `mlpDegrees` counts degrees straight from the weights (cheap, any model size; what
  * the summaries use), and `neuronGraph` builds the graphology graph with each weight on its edge

@@ -4,7 +4,7 @@
  * Each `*` function returns a scalar tensor meant to be called inside a `tf.variableGrads` /
  * `optimizer.minimize` loss closure: it reads the blocks' current variables, so gradients flow to
  * them. Each `*Value` twin returns a plain number for logging and disposes everything it made.
- * Orientation is `weight[out, in]` (see DESIGN.md).
+ * Orientation is `weight[out, in]`, as Hugging Face stores weights.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';

@@ -1,5 +1,5 @@
 /**
- * Sparsity accounting, as DESIGN.md defines it: over the prunable matrices (Q, K, V, O and MLP
+ * Sparsity accounting, as the paper's plots need it: over the prunable matrices (Q, K, V, O and MLP
  * in/out of every layer; not embeddings, not the task head), counted against the original dense
  * model, so removed heads, neurons and input dimensions count as zeros.
  *

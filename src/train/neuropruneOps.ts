@@ -96,7 +96,7 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
       });
       let compaction: Record<string, unknown> | null = null;
       if (o.compact) {
-        // Compaction removes exact zeros; weights below eps count as zero (DESIGN.md), so they are set to zero first.
+        // Compaction removes exact zeros; weights below eps count as zero (see sparsity.ts), so they are set to zero first.
         const zeroed = zeroBelow(model, { eps: o.eps });
         const mlp = model.mlpBlocks().map((block) => {
           const c = compactMlp(block);

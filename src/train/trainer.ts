@@ -36,7 +36,7 @@ export interface TrainerOps<M> {
   pruneAfterEpoch(model: M, options: TrainOptions): { record: Record<string, unknown>; remap: Map<string, ((t: tf.Tensor) => tf.Tensor) | null> };
   /** Zero the smallest weights to reach an exact unstructured sparsity. */
   projectToSparsity(model: M, target: number, options: TrainOptions): void;
-  /** Sparsity record of the model (DESIGN.md), JSON-able. */
+  /** Sparsity record of the model (src/neuroprune/sparsity.ts), JSON-able. */
   sparsity(model: M, options: TrainOptions): Record<string, unknown>;
   saveModel(model: M, dir: string): Promise<void>;
   loadModel(dir: string): Promise<M>;

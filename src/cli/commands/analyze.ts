@@ -17,7 +17,7 @@ const TABLE: OptionTable = {
 export async function analyzeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, TABLE, 'analyze');
   if (values.help) {
-    console.log(helpText('analyze', 'Sparsity (DESIGN.md accounting), heads per layer and the graph views of a checkpoint:\nhead-similarity graphs and MLP neuron graphs with degree statistics and power-law fits.', TABLE, ['neuroprune analyze --model runs/x/checkpoint --theta 0.2']));
+    console.log(helpText('analyze', 'Sparsity (prunable weights below eps, counted against the dense model), heads per layer and the graph views of a checkpoint:\nhead-similarity graphs and MLP neuron graphs with degree statistics and power-law fits.', TABLE, ['neuroprune analyze --model runs/x/checkpoint --theta 0.2']));
     return 0;
   }
   const dir = requiredString(values, 'model', 'analyze');
