@@ -1,6 +1,7 @@
 /**
  * The training flags shared by `train` and `sweep`, and their translation to `TrainOptions`.
  */
+import { CLIP_SCOPES, type ClipScope } from '../train/clip';
 import { DEFAULT_TRAIN_OPTIONS, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options';
 import { numberOption, stringOption, UsageError, type OptionTable, type Parsed } from './args';
 
@@ -24,6 +25,7 @@ export const TRAIN_FLAGS: OptionTable = {
   warmup: { type: 'string', value: 'X', help: 'fraction of steps spent warming up', default: String(D.warmupRatio) },
   'weight-decay': { type: 'string', value: 'X', help: "AdamW's decoupled weight decay", default: String(D.weightDecay) },
   'max-grad-norm': { type: 'string', value: 'X', help: 'clip the global gradient norm (0: off)', default: String(D.maxGradNorm) },
+  'clip-scope': { type: 'string', value: 'S', help: 'task: clip only the task gradient, then add the penalties\' (default); total: clip task + penalties as one', default: D.clipScope },
   alpha: { type: 'string', value: 'X', help: 'weight of the attention regularizer (R_attn; l1 of Q/K/V/O in l1 mode)', default: String(D.alpha) },
   beta: { type: 'string', value: 'X', help: 'weight of the MLP regularizer (R_mlp; l1 of the MLP in l1 mode)', default: String(D.beta) },
   eps: { type: 'string', value: 'X', help: 'magnitude below which a weight counts as zero', default: String(D.eps) },
@@ -44,6 +46,8 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
   if (!TRAIN_MODES.includes(mode)) throw new UsageError(`--mode: '${mode}' is not one of ${TRAIN_MODES.join(', ')}`);
   const strategy = stringOption(values, 'head-strategy') ?? D.headStrategy;
   if (strategy !== 'paper' && strategy !== 'exact') throw new UsageError(`--head-strategy: '${strategy}' is not paper or exact`);
+  const clipScope = stringOption(values, 'clip-scope') ?? D.clipScope;
+  if (!CLIP_SCOPES.includes(clipScope as ClipScope)) throw new UsageError(`--clip-scope: '${clipScope}' is not one of ${CLIP_SCOPES.join(', ')}`);
   const target = numberOption(values, 'target-sparsity', (v) => (v >= 0 && v < 1 ? null : `must be in [0, 1), got ${v}`));
   return {
     mode,
@@ -53,6 +57,7 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
     warmupRatio: numberOption(values, 'warmup', (v) => (v >= 0 && v < 1 ? null : `must be in [0, 1), got ${v}`)) ?? D.warmupRatio,
     weightDecay: numberOption(values, 'weight-decay', nonNegative) ?? D.weightDecay,
     maxGradNorm: numberOption(values, 'max-grad-norm', nonNegative) ?? D.maxGradNorm,
+    clipScope: clipScope as ClipScope,
     alpha: numberOption(values, 'alpha', nonNegative) ?? D.alpha,
     beta: numberOption(values, 'beta', nonNegative) ?? D.beta,
     eps: numberOption(values, 'eps', positive) ?? D.eps,

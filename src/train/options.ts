@@ -2,6 +2,8 @@
  * Hyperparameters of a training run, their defaults and their ranges. Everything is checked by
  * `validateTrainOptions` before any work starts, so a bad value costs no compute.
  */
+import { CLIP_SCOPES, type ClipScope } from './clip';
+
 export type TrainMode = 'finetune' | 'l1' | 'neuroprune';
 export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'l1', 'neuroprune'];
 
@@ -19,6 +21,8 @@ export interface TrainOptions {
   weightDecay: number;
   /** Global gradient-norm clip; 0 disables. */
   maxGradNorm: number;
+  /** What the clip applies to: the task gradient only (`task`) or task + penalties (`total`); see src/train/clip.ts. */
+  clipScope: ClipScope;
   /**
    * Weight of the attention regularizer: R_attn (group l_1^{1/2}) in `neuroprune` mode, plain l1
    * of Q/K/V/O in `l1` mode.
@@ -58,6 +62,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   warmupRatio: 0.1,
   weightDecay: 0.01,
   maxGradNorm: 1,
+  clipScope: 'task',
   alpha: 1e-2,
   beta: 1e-1,
   eps: 1e-4,
@@ -80,6 +85,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   check(o.warmupRatio >= 0 && o.warmupRatio < 1, `warmup ratio must be in [0, 1) (got ${o.warmupRatio})`);
   check(o.weightDecay >= 0, `weight decay must be >= 0 (got ${o.weightDecay})`);
   check(o.maxGradNorm >= 0, `max grad norm must be >= 0 (got ${o.maxGradNorm})`);
+  check(CLIP_SCOPES.includes(o.clipScope), `clip scope must be one of ${CLIP_SCOPES.join(', ')} (got ${o.clipScope})`);
   check(o.alpha >= 0 && Number.isFinite(o.alpha), `alpha must be >= 0 (got ${o.alpha})`);
   check(o.beta >= 0 && Number.isFinite(o.beta), `beta must be >= 0 (got ${o.beta})`);
   check(o.eps > 0 && Number.isFinite(o.eps), `eps must be > 0 (got ${o.eps})`);

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from './adamw';
-import { clipByGlobalNorm } from './clip';
+import { combineGradients } from './clip';
 import { appendJsonl, readJsonl } from './jsonl';
 import { type TrainOptions, validateTrainOptions } from './options';
 import { ProgressBar } from './progress';
@@ -152,15 +152,18 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
       }
       const lr = linearWarmupDecay(state.step, options.learningRate, warmupSteps, totalSteps);
       const loss = trainStep(model, batch, ops, options, optimizer, lr, stepSeed(options.seed, state.step));
-      if (!Number.isFinite(loss.total)) {
+      if (!loss.applied) {
         optimizer.dispose();
         const where = runDir ? `; the last good checkpoint is ${latestCheckpoint(runDir) ?? '(none yet)'}` : '';
-        throw new NonFiniteLossError(`loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})${where}`);
+        const what = Number.isFinite(loss.total)
+          ? `gradient norm is not finite (task ${loss.gradNorm}, penalties ${loss.penaltyGradNorm}) at epoch ${epoch + 1}, step ${state.step + 1}; nothing was applied`
+          : `loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})`;
+        throw new NonFiniteLossError(what + where);
       }
       state.step += 1;
       lossSum += loss.task;
       tokens += data.batchTokens(batch);
-      if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm });
+      if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm, penaltyGradNorm: loss.penaltyGradNorm });
       bar.tick(1, `loss ${loss.task.toFixed(4)}`);
     }
     const trainSeconds = (performance.now() - t0) / 1000;
@@ -203,36 +206,54 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
   return { model, epochs: state.history, interrupted: false };
 }
 
+interface StepResult {
+  task: number;
+  total: number;
+  /** l2 norm of the task gradient before clipping. */
+  gradNorm: number;
+  /** l2 norm of the penalties' gradient. */
+  penaltyGradNorm: number;
+  /** False when a value or a gradient was not finite: nothing was applied. */
+  applied: boolean;
+}
+
+/**
+ * One optimizer step. The task loss and the penalties are differentiated separately, so that the
+ * clip can apply to the task gradient alone (`clipScope`, src/train/clip.ts); the penalties are
+ * cheap next to the forward pass, so this costs little more than one joint gradient.
+ */
 function trainStep<M extends TrainableModel<B>, B>(
   model: M, batch: B, ops: TrainerOps<M>, options: TrainOptions, optimizer: AdamW, lr: number, seed: number,
-): { task: number; total: number; gradNorm: number } {
+): StepResult {
   const params = model.namedVariables();
+  const vars = [...params.values()];
   const byTfName = new Map<string, string>();
   for (const [name, v] of params) byTfName.set(v.name, name);
-  let taskValue = NaN;
-  const { value, grads } = tf.variableGrads(() => {
-    const task = model.taskLoss(batch, { training: true, seed });
-    taskValue = task.dataSync()[0];
-    if (options.mode === 'finetune') return task;
-    const { attention, mlp } = ops.regularizer(model, options);
-    let total: tf.Scalar = task;
-    if (attention) total = tf.add(total, attention);
-    if (mlp) total = tf.add(total, mlp);
-    return total;
-  }, [...params.values()]);
-  const total = value.dataSync()[0];
-  value.dispose();
-  if (!Number.isFinite(total)) {
-    tf.dispose(grads);
-    return { task: taskValue, total, gradNorm: NaN };
+  const named = (grads: tf.NamedTensorMap) => new Map(Object.entries(grads).map(([tfName, g]) => [byTfName.get(tfName)!, g]));
+
+  const taskPart = tf.variableGrads(() => model.taskLoss(batch, { training: true, seed }), vars);
+  const task = taskPart.value.dataSync()[0];
+  taskPart.value.dispose();
+  let penalty = 0;
+  let penaltyGrads = new Map<string, tf.Tensor>();
+  // The penalty terms are alpha * R_attn and beta * R_mlp (or plain l1): none when both weights are 0.
+  if (options.mode !== 'finetune' && (options.alpha > 0 || options.beta > 0)) {
+    const part = tf.variableGrads(() => {
+      const { attention, mlp } = ops.regularizer(model, options);
+      const terms = [attention, mlp].filter((t): t is tf.Scalar => t !== null);
+      if (terms.length === 0) throw new Error(`TrainerOps.regularizer returned no term although alpha = ${options.alpha}, beta = ${options.beta}`);
+      return terms.length === 1 ? terms[0] : tf.addN(terms) as tf.Scalar;
+    }, vars);
+    penalty = part.value.dataSync()[0];
+    part.value.dispose();
+    penaltyGrads = named(part.grads);
   }
-  let named = new Map<string, tf.Tensor>();
-  for (const [tfName, g] of Object.entries(grads)) named.set(byTfName.get(tfName)!, g);
-  const clipped = clipByGlobalNorm(named, options.maxGradNorm);
-  named = clipped.grads;
-  optimizer.apply(params, named, lr);
-  named.forEach((g) => g.dispose());
-  return { task: taskValue, total, gradNorm: clipped.norm };
+  const total = task + penalty;
+  const combined = combineGradients(named(taskPart.grads), penaltyGrads, options.maxGradNorm, options.clipScope);
+  const finite = Number.isFinite(total) && Number.isFinite(combined.taskNorm) && Number.isFinite(combined.penaltyNorm);
+  if (finite) optimizer.apply(params, combined.grads, lr);
+  combined.grads.forEach((g) => g.dispose());
+  return { task, total, gradNorm: combined.taskNorm, penaltyGradNorm: combined.penaltyNorm, applied: finite };
 }
 
 /** Dev-set metrics in eval mode. */
