@@ -6,7 +6,8 @@
  * (round robin balances cheap and expensive points). Modes that do not use a hyperparameter do not
  * multiply the grid by it: `finetune` runs once, `l1` ignores theta.
  */
-import type { TrainMode } from './options';
+import { createHash } from 'node:crypto';
+import type { TrainMode, TrainOptions } from './options';
 
 export interface SweepGrid {
   modes: TrainMode[];
@@ -16,7 +17,7 @@ export interface SweepGrid {
 }
 
 export interface SweepPoint {
-  /** Stable identifier of the point, used to skip points already in the results file. */
+  /** Readable name of the point within its grid (mode and hyperparameters); see `pointKey` for its identity. */
   id: string;
   mode: TrainMode;
   alpha: number;
@@ -32,6 +33,47 @@ export function paperGrid(modes: TrainMode[] = ['finetune', 'l1', 'neuroprune'])
 
 export function pointId(p: Omit<SweepPoint, 'id'>): string {
   return `${p.mode}:a=${p.alpha}:b=${p.beta}:t=${p.theta}`;
+}
+
+/**
+ * Everything besides the grid's own hyperparameters that changes a point's result: the task and
+ * its data, the starting model, and every training option (the progress bar aside).
+ */
+export interface SweepSettings {
+  task: string;
+  /** Absolute paths, or null when not given (the built-in task, the default model). */
+  glueDir: string | null;
+  modelDir: string | null;
+  configFile: string | null;
+  maxLength: number | null;
+  limitTrain: number | null;
+  limitDev: number | null;
+  options: Omit<TrainOptions, 'progress' | 'mode' | 'alpha' | 'beta' | 'theta'>;
+}
+
+export function sweepSettings(s: Omit<SweepSettings, 'options'> & { options: TrainOptions }): SweepSettings {
+  const { progress: _p, mode: _m, alpha: _a, beta: _b, theta: _t, ...options } = s.options;
+  return { ...s, options };
+}
+
+/** JSON with object keys sorted at every depth, so equal settings give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The identity of a point in a results file: its id and a hash of its settings. Two points with
+ * the same key train the same run; a point whose task, data, model or any option differs has
+ * another key and is not taken as done.
+ */
+export function pointKey(p: SweepPoint, settings: SweepSettings): string {
+  const hash = createHash('sha256').update(canonicalJson({ mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, settings })).digest('hex');
+  return `${p.id}#${hash.slice(0, 12)}`;
 }
 
 export function expandGrid(grid: SweepGrid): SweepPoint[] {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expandGrid, paperGrid, parseNumberList, parseShard, shardOf } from '../../src/train/sweep';
+import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/options';
+import { canonicalJson, expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepSettings } from '../../src/train/sweep';
 
 describe('sweep grids', () => {
   it('expands the paper grid: 1 finetune + 49 l1 + 147 neuroprune points', () => {
@@ -23,5 +24,31 @@ describe('sweep grids', () => {
     expect(() => parseShard('two')).toThrow(/i\/n/);
     expect(parseNumberList('1e-5, 0.1', 'alpha')).toEqual([1e-5, 0.1]);
     expect(() => parseNumberList('1e-5,x', 'alpha')).toThrow(/alpha/);
+  });
+});
+
+describe('sweep point identity', () => {
+  const settings = (o: Partial<typeof DEFAULT_TRAIN_OPTIONS> = {}, s: Partial<SweepSettings> = {}): SweepSettings => sweepSettings({
+    task: 'negation', glueDir: null, modelDir: null, configFile: null, maxLength: null, limitTrain: null, limitDev: null,
+    ...s, options: { ...DEFAULT_TRAIN_OPTIONS, ...o },
+  });
+  const [point] = expandGrid({ modes: ['neuroprune'], alphas: [1e-3], betas: [1e-2], thetas: [0.2] });
+
+  it('the key changes with every setting that changes a result, and not with the progress bar or key order', () => {
+    const k = pointKey(point, settings());
+    expect(pointKey(point, settings({ progress: false }))).toBe(k);
+    expect(k.startsWith(point.id + '#')).toBe(true);
+    const changed = [
+      settings({ seed: 1 }), settings({ epochs: 4 }), settings({ learningRate: 1e-4 }), settings({ batchSize: 8 }),
+      settings({ eps: 1e-3 }), settings({ compact: false }), settings({ clipScope: 'total' }),
+      settings({}, { task: 'rte' }), settings({}, { limitTrain: 100 }), settings({}, { maxLength: 64 }), settings({}, { modelDir: '/m' }),
+    ];
+    const keys = changed.map((s) => pointKey(point, s));
+    expect(new Set([k, ...keys]).size).toBe(changed.length + 1);
+  });
+
+  it('canonicalJson sorts keys at every depth', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"e":3,"f":2}]},"b":1}');
+    expect(canonicalJson({ a: 1, b: { x: 1, y: 2 } })).toBe(canonicalJson({ b: { y: 2, x: 1 }, a: 1 }));
   });
 });

@@ -8,6 +8,7 @@ import type { SweepResult } from './sweep';
 const TABLE: OptionTable = {
   results: { type: 'string', value: 'FILES', help: 'comma-separated sweep result files (JSONL)', default: 'sweep/results.jsonl' },
   out: { type: 'string', value: 'DIR', help: 'also write report.md and sparsity-vs-metric.html there' },
+  task: { type: 'string', value: 'NAME', help: 'report only the results of this task (needed when the files hold several)' },
   json: { type: 'boolean', help: 'print the merged results as JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -33,10 +34,14 @@ export async function reportCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const files = (stringOption(values, 'results') ?? join('sweep', 'results.jsonl')).split(',');
-  const byId = new Map<string, SweepResult>();
-  for (const f of files) for (const r of readJsonl<SweepResult>(f.trim())) byId.set(r.id, r);
-  const results = [...byId.values()];
-  if (results.length === 0) throw new UsageError(`no results in ${files.join(', ')}`);
+  // Merged by key (grid values and every setting), so runs of other tasks or options never replace each other.
+  const byKey = new Map<string, SweepResult>();
+  for (const f of files) for (const r of readJsonl<SweepResult>(f.trim())) byKey.set(r.key ?? r.id, r);
+  const only = stringOption(values, 'task');
+  const results = [...byKey.values()].filter((r) => only === undefined || r.task === only);
+  if (results.length === 0) throw new UsageError(`no results${only ? ` of task ${only}` : ''} in ${files.join(', ')}`);
+  const tasks = [...new Set(results.map((r) => r.task))];
+  if (tasks.length > 1) throw new UsageError(`the results hold several tasks (${tasks.join(', ')}): pass --task NAME to report one`);
   if (values.json) { console.log(JSON.stringify(results, null, 2)); return 0; }
   const table = resultsTable(results);
   console.log(table);

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { appendJsonl, readJsonl } from '../../train/jsonl';
 import { neuropruneOps } from '../../train/neuropruneOps';
 import { TRAIN_MODES, validateTrainOptions, type TrainMode } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
-import { expandGrid, paperGrid, parseNumberList, parseShard, shardOf, type SweepPoint } from '../../train/sweep';
+import { expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
 import { taskData } from '../../train/taskData';
 import { train } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
@@ -39,6 +39,10 @@ const HELP = helpText('sweep',
 
 export interface SweepResult {
   id: string;
+  /** `pointKey`: the id and a hash of every setting that changes the result. */
+  key: string;
+  /** The settings the key hashes (task, data, model, training options). */
+  settings: SweepSettings;
   task: string;
   mode: TrainMode;
   alpha: number;
@@ -75,17 +79,30 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const shardText = stringOption(values, 'shard');
   const points = shardText ? shardOf(all, parseShard(shardText)) : all;
   // Every point's options are checked before the first one trains.
-  for (const p of points) validateTrainOptions({ ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta || base.theta });
+  for (const p of points) validateTrainOptions(pointOptions(p, base));
   const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
-  const done = new Set(existsSync(resultsFile) ? readJsonl<SweepResult>(resultsFile).map((r) => r.id) : []);
-  const todo = points.filter((p) => !done.has(p.id));
-  process.stderr.write(`sweep: ${all.length} points in the grid, ${points.length} in this shard, ${points.length - todo.length} already in ${resultsFile}, ${todo.length} to run\n`);
+  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
+  const configFile = stringOption(values, 'config');
+  const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
+  const abs = (p: string | undefined) => (p === undefined ? null : resolve(p));
+  // A point is done only when a line with the same key exists: same grid values and same settings.
+  const settings = (p: SweepPoint): SweepSettings => sweepSettings({
+    task: taskChoice.task, glueDir: abs(taskChoice.glueDir), modelDir: abs(taskChoice.modelDir), configFile: abs(configFile),
+    maxLength: taskChoice.maxLength ?? null, limitTrain: limits.limitTrain ?? null, limitDev: limits.limitDev ?? null,
+    options: pointOptions(p, base),
+  });
+  const previous = existsSync(resultsFile) ? readJsonl<SweepResult>(resultsFile) : [];
+  const done = new Set(previous.map((r) => r.key).filter(Boolean));
+  const todo = points.filter((p) => !done.has(pointKey(p, settings(p))));
+  const gridKeys = new Set(all.map((p) => pointKey(p, settings(p))));
+  const other = previous.filter((r) => !gridKeys.has(r.key)).length;
+  process.stderr.write(`sweep: ${all.length} points in the grid, ${points.length} in this shard, ${points.length - todo.length} already in ${resultsFile}, ${todo.length} to run` +
+    (other > 0 ? ` (${other} other lines there are of other points or settings: grid values, task, data, model or options)` : '') + '\n');
   if (values['dry-run']) { for (const p of todo) console.log(p.id); return 0; }
 
   for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
-  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
   const task = loadTask(taskChoice);
-  const data = taskData(task, { batchSize: base.batchSize, seed: base.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
+  const data = taskData(task, { batchSize: base.batchSize, seed: base.seed, padId: task.tokenizer.special.pad, ...limits });
   const runsDir = stringOption(values, 'runs-dir') ?? join('sweep', 'runs');
   mkdirSync(dirname(resultsFile), { recursive: true });
 
@@ -96,8 +113,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     for (const [i, p] of todo.entries()) {
       if (stop) return 130;
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
-      const result = await runPoint(p, base, task.name, data, runsDir, () => stop, {
-        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: base.seed }, task),
+      const result = await runPoint(p, settings(p), base, task.name, data, runsDir, () => stop, {
+        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed }, task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
       });
       if (!result) return 130;
@@ -110,12 +127,19 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** The training options of one point: the shared ones with the point's mode and hyperparameters. */
+function pointOptions(p: SweepPoint, base: ReturnType<typeof trainOptionsFrom>): ReturnType<typeof trainOptionsFrom> {
+  return { ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.mode === 'neuroprune' ? p.theta : base.theta };
+}
+
 async function runPoint(
-  p: SweepPoint, base: ReturnType<typeof trainOptionsFrom>, taskName: string, data: ReturnType<typeof taskData>, runsDir: string,
+  p: SweepPoint, settings: SweepSettings, base: ReturnType<typeof trainOptionsFrom>, taskName: string, data: ReturnType<typeof taskData>, runsDir: string,
   shouldStop: () => boolean, make: { load: () => ReturnType<typeof loadModel>; ops: ReturnType<typeof neuropruneOps> },
 ): Promise<SweepResult | null> {
-  const options = { ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.mode === 'neuroprune' ? p.theta : base.theta };
-  const runDir = join(runsDir, p.id.replace(/[^A-Za-z0-9_.=-]+/g, '_'));
+  const options = pointOptions(p, base);
+  const key = pointKey(p, settings);
+  // The key's hash in the folder name: points of other settings never resume each other's runs.
+  const runDir = join(runsDir, `${p.id.replace(/[^A-Za-z0-9_.=-]+/g, '_')}-${key.slice(key.indexOf('#') + 1)}`);
   const r = await train({ model: make.load(), data, ops: make.ops, options, runDir, resume: latestCheckpoint(runDir) !== undefined, shouldStop });
   r.model.dispose();
   if (r.interrupted) return null;
@@ -123,7 +147,7 @@ async function runPoint(
   const [metricName, metric] = Object.entries(last.dev)[0];
   const s = last.sparsity as { unstructured: number; structured: number; headsKept: number; headsOriginal: number };
   return {
-    id: p.id, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, seed: options.seed, epochs: options.epochs,
+    id: p.id, key, settings, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, seed: options.seed, epochs: options.epochs,
     metricName, metric, dev: last.dev, sparsity: s.unstructured, structuredSparsity: s.structured, headsKept: s.headsKept,
     headsOriginal: s.headsOriginal, trainSeconds: r.epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir, finishedAt: new Date().toISOString(),
   };
