@@ -55,7 +55,7 @@ function fused(implementation: RegularizerImplementation | undefined): boolean {
  * `|x|`, and 0 is the subgradient that keeps it there.
  *
  * The sign comes from two comparisons, not `tf.sign`: TF.js 4.22's wasm `Sign` returns 0 for
- * |x| below about 1e-7, which would give those weights no gradient on wasm only.
+ * |x| up to float32's epsilon (1.19e-7), which would give those weights no gradient on wasm only.
  */
 export function absZeroSubgradient(x: tf.Tensor): tf.Tensor {
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
