@@ -37,9 +37,11 @@ function skip(reason, deliberate = false) {
     'per training step (BENCHMARKS.md). To build them: apt-get install build-essential',
     'libopenblas-dev (or your system\'s C++ compiler and OpenBLAS), then: npm run build:native',
   ];
-  const width = Math.max(...lines.map((l) => l.length));
+  // Wrapped at 88 columns (a compiler's message can be long).
+  const wrapped = lines.flatMap((l) => l.match(/.{1,88}(\s|$)|\S+/g).map((p) => p.trimEnd()));
+  const width = Math.max(...wrapped.map((l) => l.length));
   const bar = '!'.repeat(width + 4);
-  console.error(['', bar, ...lines.map((l) => `! ${l.padEnd(width)} !`), bar, ''].join('\n'));
+  console.error(['', bar, ...wrapped.map((l) => `! ${l.padEnd(width)} !`), bar, ''].join('\n'));
   process.exit(0);
 }
 
