@@ -26,6 +26,12 @@
 #include <cstring>
 #include <vector>
 #include <algorithm>
+#include <cstdio>
+#include <string>
+
+#ifndef NEUROPRUNE_SOURCE_HASH
+#define NEUROPRUNE_SOURCE_HASH "unknown"
+#endif
 
 extern "C" {
 void openblas_set_num_threads(int);
@@ -42,7 +48,13 @@ char *openblas_get_config(void);
 
 namespace {
 
-int g_threads = 1;
+// Threads per product (setThreads). Process-wide: every worker thread that loads the addon
+// shares this one copy of it.
+std::atomic<int> g_threads{1};
+
+// Set on the pool's helpers and on a caller while it owns them: a parallelFor from there runs
+// inline (it cannot take the helpers it is itself using).
+thread_local bool t_inPool = false;
 
 class Pool {
  public:
@@ -56,11 +68,16 @@ class Pool {
   }
 
   // Runs f(0) .. f(n-1), on the calling thread and on up to `threads - 1` helpers.
+  // One caller owns the helpers at a time: the job, its counter and its chunk count are the
+  // owner's. Another thread (a second worker_thread using the addon) that finds them taken runs
+  // its chunks itself rather than wait: the result does not depend on who ran which chunk.
   void run(size_t n, int threads, const std::function<void(size_t)> &f) {
-    if (threads <= 1 || n <= 1) {
+    std::unique_lock<std::mutex> owner(owner_, std::defer_lock);
+    if (threads <= 1 || n <= 1 || t_inPool || !owner.try_lock()) {
       for (size_t i = 0; i < n; i++) f(i);
       return;
     }
+    t_inPool = true;
     ensure(threads - 1);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -79,6 +96,7 @@ class Pool {
       open_ = false;
     }
     while (active_.load() != 0) std::this_thread::yield();
+    t_inPool = false;
   }
 
  private:
@@ -87,6 +105,7 @@ class Pool {
   }
 
   void loop() {
+    t_inPool = true;
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -106,6 +125,7 @@ class Pool {
     }
   }
 
+  std::mutex owner_;  // held by the caller whose job the helpers run
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::thread> workers_;
@@ -120,11 +140,10 @@ class Pool {
   uint64_t generation_ = 0;
 };
 
-Pool *g_pool = nullptr;
-
 void parallelFor(size_t n, int threads, const std::function<void(size_t)> &f) {
-  if (!g_pool) g_pool = new Pool();  // never freed: helpers live as long as the process
-  g_pool->run(n, threads, f);
+  // Created once, thread-safely, on first use; never freed: helpers live as long as the process.
+  static Pool *pool = new Pool();
+  pool->run(n, threads, f);
 }
 
 // Activation codes shared with src/backend/kernels/native.ts.
@@ -186,49 +205,131 @@ bool getI32(napi_env env, napi_value v, int32_t **data, size_t *len) {
   return true;
 }
 
-int32_t getInt(napi_env env, napi_value v) {
-  int32_t x = 0;
-  napi_get_value_int32(env, v, &x);
-  return x;
-}
+// The arguments of one call, checked as they are read. The first problem found is kept and
+// thrown as one JS error naming the function and the argument: a TypeError for a wrong type, a
+// RangeError for a size that is not a non-negative integer or a buffer too small for the sizes.
+constexpr double kMaxSize = 9007199254740992.0;  // 2^53: every integer up to here is a double
+
+struct Args {
+  napi_env env;
+  const char *fn;
+  std::vector<napi_value> v;
+  std::string err;
+  bool typeError = false;
+
+  Args(napi_env e, napi_callback_info info, size_t n, const char *name) : env(e), fn(name), v(n) {
+    size_t argc = n;
+    napi_get_cb_info(e, info, &argc, v.data(), nullptr, nullptr);
+    if (argc < n) fail(true, "expected " + std::to_string(n) + " arguments, got " + std::to_string(argc));
+  }
+  bool ok() const { return err.empty(); }
+  void fail(bool type, const std::string &msg) {
+    if (!ok()) return;
+    err = std::string(fn) + ": " + msg;
+    typeError = type;
+  }
+  // A size: a number that is an integer in [0, limit].
+  size_t size(size_t i, const char *name, double limit = kMaxSize) {
+    if (!ok()) return 0;
+    napi_valuetype t;
+    napi_typeof(env, v[i], &t);
+    if (t != napi_number) { fail(true, std::string(name) + " must be a number"); return 0; }
+    double d = 0;
+    napi_get_value_double(env, v[i], &d);
+    // NaN and the infinities by their bits: this file is compiled with -ffast-math, under which
+    // the compiler may assume that no double is NaN and drop a comparison-based test.
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    const bool finite = ((bits >> 52) & 0x7ff) != 0x7ff;
+    if (!finite || !(d >= 0 && d <= limit && d == std::floor(d))) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%s must be an integer from 0 to %.17g, got %.17g", name, limit, d);
+      fail(false, buf);
+      return 0;
+    }
+    return (size_t)d;
+  }
+  // a * b, or an error when the product does not fit (so that it cannot wrap past a length check).
+  size_t mul(size_t a, size_t b, const char *what) {
+    size_t r = 0;
+    if (__builtin_mul_overflow(a, b, &r) || (double)r > kMaxSize) { fail(false, std::string(what) + " is too large"); return 0; }
+    return r;
+  }
+  double number(size_t i) {
+    double d = 0;
+    if (ok()) napi_get_value_double(env, v[i], &d);
+    return d;
+  }
+  bool isNull(size_t i) {
+    napi_valuetype t;
+    napi_typeof(env, v[i], &t);
+    return t == napi_null || t == napi_undefined;
+  }
+  // A Float32Array of at least `need` elements (`len` gets its length); null only if `optional`.
+  float *f32(size_t i, const char *name, size_t need, size_t *len = nullptr, bool optional = false) {
+    if (!ok()) return nullptr;
+    float *p = nullptr;
+    size_t n = 0;
+    if (!getF32(env, v[i], &p, &n) || (!optional && isNull(i))) {
+      fail(true, std::string(name) + " must be a Float32Array");
+      return nullptr;
+    }
+    if (optional && isNull(i)) return nullptr;
+    if (n < need) {
+      // A detached view (its wasm memory grew) has length 0 and lands here too.
+      fail(false, std::string(name) + " has " + std::to_string(n) + " elements, needs " + std::to_string(need));
+      return nullptr;
+    }
+    if (len) *len = n;
+    return p;
+  }
+  int32_t *i32(size_t i, const char *name, size_t *len) {
+    if (!ok()) return nullptr;
+    int32_t *p = nullptr;
+    if (!getI32(env, v[i], &p, len)) { fail(true, std::string(name) + " must be an Int32Array"); return nullptr; }
+    return p;
+  }
+  napi_value raise() {
+    if (typeError) napi_throw_type_error(env, nullptr, err.c_str());
+    else napi_throw_range_error(env, nullptr, err.c_str());
+    return nullptr;
+  }
+};
 
 // gemm(a, b, c, aOffsets, bOffsets, m, n, k, transA, transB, bias, act, alpha)
 // For every batch entry i: C_i[m, n] = op(A at aOffsets[i]) @ op(B at bOffsets[i]), row-major,
 // C_i at i*m*n. op(A) is A ([m,k]) or A^T (A stored [k,m]); likewise B ([k,n] or stored [n,k]).
 // Then C += bias (length n), then the activation.
 napi_value Gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 13) { napi_throw_error(env, nullptr, "gemm: expected 13 arguments"); return nullptr; }
-  float *a, *b, *c, *bias;
-  size_t la, lb, lc, lbias, na, nb;
-  int32_t *aoff, *boff;
-  if (!getF32(env, argv[0], &a, &la) || !getF32(env, argv[1], &b, &lb) || !getF32(env, argv[2], &c, &lc) ||
-      !getI32(env, argv[3], &aoff, &na) || !getI32(env, argv[4], &boff, &nb) || !getF32(env, argv[10], &bias, &lbias)) {
-    napi_throw_type_error(env, nullptr, "gemm: a, b, c, bias must be Float32Array, offsets Int32Array");
-    return nullptr;
-  }
-  const int m = getInt(env, argv[5]), n = getInt(env, argv[6]), k = getInt(env, argv[7]);
+  Args A(env, info, 13, "gemm");
+  // cblas takes int sizes.
+  const double intMax = 2147483647.0;
+  const size_t mz = A.size(5, "m", intMax), nz = A.size(6, "n", intMax), kz = A.size(7, "k", intMax);
+  size_t la = 0, lb = 0, lc = 0, na = 0, nb = 0;
+  float *a = A.f32(0, "a", 0, &la), *b = A.f32(1, "b", 0, &lb), *c = A.f32(2, "c", 0, &lc);
+  int32_t *aoff = A.i32(3, "aOffsets", &na), *boff = A.i32(4, "bOffsets", &nb);
+  float *bias = A.f32(10, "bias", nz, nullptr, true);
+  const int act = (int)A.size(11, "activation", ELU);
+  const float alpha = (float)A.number(12);
   bool ta = false, tb = false;
-  napi_get_value_bool(env, argv[8], &ta);
-  napi_get_value_bool(env, argv[9], &tb);
-  const int act = getInt(env, argv[11]);
-  double alphaD = 0;
-  napi_get_value_double(env, argv[12], &alphaD);
-  const float alpha = (float)alphaD;
+  if (A.ok()) {
+    napi_get_value_bool(env, A.v[8], &ta);
+    napi_get_value_bool(env, A.v[9], &tb);
+  }
   const size_t batch = na;
-  if (nb != batch) { napi_throw_range_error(env, nullptr, "gemm: offset arrays differ in length"); return nullptr; }
-  if (bias && lbias < (size_t)n) { napi_throw_range_error(env, nullptr, "gemm: bias shorter than n"); return nullptr; }
+  if (A.ok() && nb != batch) A.fail(false, "aOffsets and bOffsets differ in length");
   // Bounds: every operand must lie inside its view, so a wrong shape is an error, not a crash.
-  const size_t sizeA = (size_t)m * k, sizeB = (size_t)k * n;
-  for (size_t i = 0; i < batch; i++) {
+  const size_t sizeA = A.mul(mz, kz, "m * k"), sizeB = A.mul(kz, nz, "k * n");
+  const size_t sizeC = A.mul(A.mul(batch, mz, "batch * m"), nz, "batch * m * n");
+  for (size_t i = 0; A.ok() && i < batch; i++) {
     if (aoff[i] < 0 || boff[i] < 0 || (size_t)aoff[i] + sizeA > la || (size_t)boff[i] + sizeB > lb) {
-      napi_throw_range_error(env, nullptr, "gemm: operand offset out of bounds");
-      return nullptr;
+      A.fail(false, "batch entry " + std::to_string(i) + ": operand offset out of bounds (a has " + std::to_string(la) +
+             " elements, b " + std::to_string(lb) + ")");
     }
   }
-  if (batch * (size_t)m * n > lc) { napi_throw_range_error(env, nullptr, "gemm: output too small"); return nullptr; }
+  if (A.ok() && sizeC > lc) A.fail(false, "c has " + std::to_string(lc) + " elements, needs " + std::to_string(sizeC));
+  if (!A.ok()) return A.raise();
+  const int m = (int)mz, n = (int)nz, k = (int)kz;
   if (m == 0 || n == 0 || batch == 0) return nullptr;
   if (k == 0) {
     std::memset(c, 0, sizeof(float) * batch * m * n);
@@ -240,7 +341,7 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   const int ldb = tb ? k : n;
   const double flops = 2.0 * batch * m * n * k;
   // Below ~2 MFLOP a product is over before a second thread wakes up.
-  int nt = flops < 2e6 ? 1 : g_threads;
+  int nt = flops < 2e6 ? 1 : g_threads.load();
   // Split each product in `parts` along its larger output dimension when the batch alone cannot
   // give every thread several chunks (several, so that a helper that starts late still finds work
   // and one that is descheduled holds up little), keeping chunks above ~1 MFLOP.
@@ -464,7 +565,7 @@ TARGETS void adamwRange(float *p, float *m, float *v, const float *g, size_t n, 
   }
 }
 
-int threadsFor(size_t work) { return work < kParallelMin ? 1 : g_threads; }
+int threadsFor(size_t work) { return work < kParallelMin ? 1 : g_threads.load(); }
 
 // Splits [0, n) into contiguous ranges of about kParallelMin elements of work (at most 8 per
 // thread) and runs f(begin, end, chunkIndex) over them; returns the number of chunks.
@@ -487,81 +588,55 @@ size_t rangeChunks(size_t n, size_t work) {
   return std::min<size_t>(n, std::min<size_t>((size_t)nt * 8, std::max<size_t>(1, work / kParallelMin)));
 }
 
-struct Args {
-  napi_env env;
-  std::vector<napi_value> v;
-  bool ok = true;
-  Args(napi_env e, napi_callback_info info, size_t n) : env(e), v(n) {
-    size_t argc = n;
-    napi_get_cb_info(e, info, &argc, v.data(), nullptr, nullptr);
-    if (argc < n) ok = false;
-  }
-  float *f32(size_t i, size_t need) {
-    float *p; size_t len;
-    if (!ok || !getF32(env, v[i], &p, &len) || p == nullptr || len < need) { ok = false; return nullptr; }
-    return p;
-  }
-  size_t size(size_t i) {
-    double d = 0;
-    if (napi_get_value_double(env, v[i], &d) != napi_ok || d < 0) ok = false;
-    return (size_t)d;
-  }
-  napi_value fail(const char *what) {
-    napi_throw_type_error(env, nullptr, what);
-    return nullptr;
-  }
-};
-
 // gelu(x, y, n)
 napi_value Gelu(napi_env env, napi_callback_info info) {
-  Args A(env, info, 3);
-  const size_t n = A.size(2);
-  const float *x = A.f32(0, n); float *y = A.f32(1, n);
-  if (!A.ok) return A.fail("gelu(x, y, n): Float32Arrays of at least n elements");
+  Args A(env, info, 3, "gelu");
+  const size_t n = A.size(2, "n");
+  const float *x = A.f32(0, "x", n); float *y = A.f32(1, "y", n);
+  if (!A.ok()) return A.raise();
   parallelRanges(n, n, [&](size_t a, size_t b, int) { geluFwd(x + a, y + a, b - a); });
   return nullptr;
 }
 
 // geluGrad(dy, x, dx, n)
 napi_value GeluGrad(napi_env env, napi_callback_info info) {
-  Args A(env, info, 4);
-  const size_t n = A.size(3);
-  const float *dy = A.f32(0, n), *x = A.f32(1, n); float *dx = A.f32(2, n);
-  if (!A.ok) return A.fail("geluGrad(dy, x, dx, n): Float32Arrays of at least n elements");
+  Args A(env, info, 4, "geluGrad");
+  const size_t n = A.size(3, "n");
+  const float *dy = A.f32(0, "dy", n), *x = A.f32(1, "x", n); float *dx = A.f32(2, "dx", n);
+  if (!A.ok()) return A.raise();
   parallelRanges(n, n, [&](size_t a, size_t b, int) { geluBwd(dy + a, x + a, dx + a, b - a); });
   return nullptr;
 }
 
 // softmax(x, y, rows, cols)
 napi_value Softmax(napi_env env, napi_callback_info info) {
-  Args A(env, info, 4);
-  const size_t rows = A.size(2), cols = A.size(3);
-  const float *x = A.f32(0, rows * cols); float *y = A.f32(1, rows * cols);
-  if (!A.ok) return A.fail("softmax(x, y, rows, cols): Float32Arrays of rows*cols elements");
-  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int) { softmaxFwdRows(x, y, a, b, cols); });
+  Args A(env, info, 4, "softmax");
+  const size_t rows = A.size(2, "rows"), cols = A.size(3, "cols"), size = A.mul(rows, cols, "rows * cols");
+  const float *x = A.f32(0, "x", size); float *y = A.f32(1, "y", size);
+  if (!A.ok()) return A.raise();
+  parallelRanges(rows, size, [&](size_t a, size_t b, int) { softmaxFwdRows(x, y, a, b, cols); });
   return nullptr;
 }
 
 // softmaxGrad(dy, y, dx, rows, cols)
 napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {
-  Args A(env, info, 5);
-  const size_t rows = A.size(3), cols = A.size(4);
-  const float *dy = A.f32(0, rows * cols), *y = A.f32(1, rows * cols); float *dx = A.f32(2, rows * cols);
-  if (!A.ok) return A.fail("softmaxGrad(dy, y, dx, rows, cols): Float32Arrays of rows*cols elements");
-  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int) { softmaxBwdRows(dy, y, dx, a, b, cols); });
+  Args A(env, info, 5, "softmaxGrad");
+  const size_t rows = A.size(3, "rows"), cols = A.size(4, "cols"), size = A.mul(rows, cols, "rows * cols");
+  const float *dy = A.f32(0, "dy", size), *y = A.f32(1, "y", size); float *dx = A.f32(2, "dx", size);
+  if (!A.ok()) return A.raise();
+  parallelRanges(rows, size, [&](size_t a, size_t b, int) { softmaxBwdRows(dy, y, dx, a, b, cols); });
   return nullptr;
 }
 
 // layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps)
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
-  Args A(env, info, 9);
-  const size_t rows = A.size(6), cols = A.size(7);
-  double eps = 0;
-  napi_get_value_double(env, A.v[8], &eps);
-  const float *x = A.f32(0, rows * cols), *gamma = A.f32(1, cols), *beta = A.f32(2, cols);
-  float *y = A.f32(3, rows * cols), *mean = A.f32(4, rows), *rstd = A.f32(5, rows);
-  if (!A.ok) return A.fail("layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps): Float32Arrays of matching sizes");
-  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int) {
+  Args A(env, info, 9, "layerNorm");
+  const size_t rows = A.size(6, "rows"), cols = A.size(7, "cols"), size = A.mul(rows, cols, "rows * cols");
+  const double eps = A.number(8);
+  const float *x = A.f32(0, "x", size), *gamma = A.f32(1, "gamma", cols), *beta = A.f32(2, "beta", cols);
+  float *y = A.f32(3, "y", size), *mean = A.f32(4, "mean", rows), *rstd = A.f32(5, "rstd", rows);
+  if (!A.ok()) return A.raise();
+  parallelRanges(rows, size, [&](size_t a, size_t b, int) {
     layerNormFwdRows(x, gamma, beta, y, mean, rstd, a, b, cols, (float)eps);
   });
   return nullptr;
@@ -569,17 +644,17 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
 
 // layerNormGrad(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, rows, cols)
 napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
-  Args A(env, info, 10);
-  const size_t rows = A.size(8), cols = A.size(9);
-  const float *dy = A.f32(0, rows * cols), *x = A.f32(1, rows * cols), *mean = A.f32(2, rows), *rstd = A.f32(3, rows),
-              *gamma = A.f32(4, cols);
-  float *dx = A.f32(5, rows * cols), *dgamma = A.f32(6, cols), *dbeta = A.f32(7, cols);
-  if (!A.ok) return A.fail("layerNormGrad(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, rows, cols): Float32Arrays of matching sizes");
+  Args A(env, info, 10, "layerNormGrad");
+  const size_t rows = A.size(8, "rows"), cols = A.size(9, "cols"), size = A.mul(rows, cols, "rows * cols");
+  const float *dy = A.f32(0, "dy", size), *x = A.f32(1, "x", size), *mean = A.f32(2, "mean", rows), *rstd = A.f32(3, "rstd", rows),
+              *gamma = A.f32(4, "gamma", cols);
+  float *dx = A.f32(5, "dx", size), *dgamma = A.f32(6, "dgamma", cols), *dbeta = A.f32(7, "dbeta", cols);
+  if (!A.ok()) return A.raise();
   // Per-chunk partial sums of dgamma/dbeta, added in chunk order: the result does not depend on
   // which thread ran which chunk (deterministic for a given thread count).
-  const size_t nt = rangeChunks(rows, rows * cols);
+  const size_t nt = rangeChunks(rows, size);
   std::vector<float> part(nt * 2 * cols, 0.0f);
-  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int t) {
+  parallelRanges(rows, size, [&](size_t a, size_t b, int t) {
     float *pg = part.data() + (size_t)t * 2 * cols;
     layerNormBwdRows(dy, x, mean, rstd, gamma, dx, pg, pg + cols, a, b, cols);
   });
@@ -593,14 +668,14 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
 
 // sumAxis(x, out, outer, r, inner): x viewed as [outer, r, inner], out as [outer, inner].
 napi_value SumAxis(napi_env env, napi_callback_info info) {
-  Args A(env, info, 5);
-  const size_t outer = A.size(2), r = A.size(3), inner = A.size(4);
-  const float *x = A.f32(0, outer * r * inner); float *out = A.f32(1, outer * inner);
-  if (!A.ok) return A.fail("sumAxis(x, out, outer, r, inner): Float32Arrays of matching sizes");
-  const size_t work = outer * r * inner;
+  Args A(env, info, 5, "sumAxis");
+  const size_t outer = A.size(2, "outer"), r = A.size(3, "r"), inner = A.size(4, "inner");
+  const size_t outSize = A.mul(outer, inner, "outer * inner"), work = A.mul(outSize, r, "outer * r * inner");
+  const float *x = A.f32(0, "x", work); float *out = A.f32(1, "out", outSize);
+  if (!A.ok()) return A.raise();
   if (inner == 1) {
     parallelRanges(outer, work, [&](size_t a, size_t b, int) { sumLast(x, out, a, b, r); });
-  } else if (outer >= (size_t)g_threads * 4) {
+  } else if (outer >= (size_t)g_threads.load() * 4) {
     parallelRanges(outer, work, [&](size_t a, size_t b, int) { sumMiddle(x, out, a, b, 0, inner, r, inner); });
   } else {
     // Few outer slices (a bias gradient has one): split the reduced rows, each chunk summing
@@ -627,30 +702,18 @@ napi_value Number(napi_env env, double x) {
   return out;
 }
 
-double getDouble(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-bool isNull(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  return t == napi_null || t == napi_undefined;
-}
-
 // regMlp(w, grad | null, rows, cols, eps, scale) -> value; with `grad`, also writes scale * dR/dw.
 napi_value RegMlp(napi_env env, napi_callback_info info) {
-  Args A(env, info, 6);
-  const size_t rows = A.size(2), cols = A.size(3);
-  const float *w = A.f32(0, rows * cols);
-  float *grad = A.ok && isNull(env, A.v[1]) ? nullptr : A.f32(1, rows * cols);
-  if (!A.ok) return A.fail("regMlp(w, grad, rows, cols, eps, scale): Float32Arrays of rows*cols elements");
-  const float eps = (float)getDouble(env, A.v[4]);
-  const double scale = getDouble(env, A.v[5]);
+  Args A(env, info, 6, "regMlp");
+  const size_t rows = A.size(2, "rows"), cols = A.size(3, "cols"), size = A.mul(rows, cols, "rows * cols");
+  const float *w = A.f32(0, "w", size);
+  float *grad = A.f32(1, "grad", size, nullptr, true);
+  const float eps = (float)A.number(4);
+  const double scale = A.number(5);
+  if (!A.ok()) return A.raise();
   // Per-chunk partial values, added in chunk order (deterministic for a given thread count).
-  std::vector<double> part(rangeChunks(rows, rows * cols), 0.0);
-  parallelRanges(rows, rows * cols, [&](size_t a, size_t b, int c) { part[c] = regMlpRows(w, grad, a, b, cols, eps, scale); });
+  std::vector<double> part(rangeChunks(rows, size), 0.0);
+  parallelRanges(rows, size, [&](size_t a, size_t b, int c) { part[c] = regMlpRows(w, grad, a, b, cols, eps, scale); });
   double total = 0;
   for (double x : part) total += x;
   return Number(env, total);
@@ -660,17 +723,19 @@ napi_value RegMlp(napi_env env, napi_callback_info info) {
 // s_j = sum of |w[:, j]| over Q, K and V; value = sum_j sqrt(s_j + delta); with the gradients,
 // also writes scale * sign(w) / (2 sqrt(s_j + delta)).
 napi_value RegAttn(napi_env env, napi_callback_info info) {
-  Args A(env, info, 12);
-  const size_t rq = A.size(6), rk = A.size(7), rv = A.size(8), cols = A.size(9);
-  const float *w[3] = {A.f32(0, rq * cols), A.f32(1, rk * cols), A.f32(2, rv * cols)};
-  const bool withGrad = A.ok && !isNull(env, A.v[3]);
+  Args A(env, info, 12, "regAttn");
+  const size_t rq = A.size(6, "rowsQ"), rk = A.size(7, "rowsK"), rv = A.size(8, "rowsV"), cols = A.size(9, "cols");
+  const size_t sq = A.mul(rq, cols, "rowsQ * cols"), sk = A.mul(rk, cols, "rowsK * cols"), sv = A.mul(rv, cols, "rowsV * cols");
+  const float *w[3] = {A.f32(0, "q", sq), A.f32(1, "k", sk), A.f32(2, "v", sv)};
+  const bool withGrad = A.ok() && !A.isNull(3);
   float *g[3] = {nullptr, nullptr, nullptr};
-  if (withGrad) { g[0] = A.f32(3, rq * cols); g[1] = A.f32(4, rk * cols); g[2] = A.f32(5, rv * cols); }
-  if (!A.ok) return A.fail("regAttn(q, k, v, gq, gk, gv, rowsQ, rowsK, rowsV, cols, delta, scale): Float32Arrays of matching sizes");
-  const double delta = getDouble(env, A.v[10]);
-  const double scale = getDouble(env, A.v[11]);
-  const size_t rows[3] = {rq, rk, rv};
+  if (withGrad) { g[0] = A.f32(3, "gq", sq); g[1] = A.f32(4, "gk", sk); g[2] = A.f32(5, "gv", sv); }
+  const double delta = A.number(10);
+  const double scale = A.number(11);
   const size_t total = rq + rk + rv;
+  const size_t work = A.mul(total, cols, "(rowsQ + rowsK + rowsV) * cols");
+  if (!A.ok()) return A.raise();
+  const size_t rows[3] = {rq, rk, rv};
   // Apply f(matrix, begin, end) over the rows [a, b) of the stacked [Q; K; V].
   auto split = [&](size_t a, size_t b, const std::function<void(int, size_t, size_t)> &f) {
     size_t start = 0;
@@ -680,9 +745,9 @@ napi_value RegAttn(napi_env env, napi_callback_info info) {
       start += rows[mat];
     }
   };
-  const size_t chunks = rangeChunks(total, total * cols);
+  const size_t chunks = rangeChunks(total, work);
   std::vector<double> part(chunks * cols, 0.0);
-  parallelRanges(total, total * cols, [&](size_t a, size_t b, int c) {
+  parallelRanges(total, work, [&](size_t a, size_t b, int c) {
     double *sums = part.data() + (size_t)c * cols;
     split(a, b, [&](int mat, size_t r0, size_t r1) { absColSums(w[mat], sums, r0, r1, cols); });
   });
@@ -699,7 +764,7 @@ napi_value RegAttn(napi_env env, napi_callback_info info) {
     // Not through the slopes: -0 for the negative weights.
     for (int mat = 0; mat < 3; mat++) std::memset(g[mat], 0, sizeof(float) * rows[mat] * cols);
   } else if (withGrad) {
-    parallelRanges(total, total * cols, [&](size_t a, size_t b, int) {
+    parallelRanges(total, work, [&](size_t a, size_t b, int) {
       split(a, b, [&](int mat, size_t r0, size_t r1) { signTimesSlope(w[mat], g[mat], slope.data(), r0, r1, cols); });
     });
   }
@@ -708,13 +773,13 @@ napi_value RegAttn(napi_env env, napi_callback_info info) {
 
 // adamw(p, m, v, g, n, lr, beta1, beta2, eps, weightDecay, step): one update of p, m and v in place.
 napi_value AdamW(napi_env env, napi_callback_info info) {
-  Args A(env, info, 11);
-  const size_t n = A.size(4);
-  float *p = A.f32(0, n), *m = A.f32(1, n), *v = A.f32(2, n);
-  const float *g = A.f32(3, n);
-  if (!A.ok) return A.fail("adamw(p, m, v, g, n, lr, beta1, beta2, eps, weightDecay, step): Float32Arrays of n elements");
-  const double lr = getDouble(env, A.v[5]), b1 = getDouble(env, A.v[6]), b2 = getDouble(env, A.v[7]);
-  const double eps = getDouble(env, A.v[8]), wd = getDouble(env, A.v[9]), t = getDouble(env, A.v[10]);
+  Args A(env, info, 11, "adamw");
+  const size_t n = A.size(4, "n");
+  float *p = A.f32(0, "p", n), *m = A.f32(1, "m", n), *v = A.f32(2, "v", n);
+  const float *g = A.f32(3, "g", n);
+  const double lr = A.number(5), b1 = A.number(6), b2 = A.number(7);
+  const double eps = A.number(8), wd = A.number(9), t = A.number(10);
+  if (!A.ok()) return A.raise();
   const float decay = (float)(1.0 - lr * wd);
   const float stepSize = (float)(lr / (1.0 - std::pow(b1, t)));
   const float sqrtC2 = (float)std::sqrt(1.0 - std::pow(b2, t));
@@ -725,12 +790,14 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+int processors() { return (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)); }
+
+// setThreads(n): threads per product, 0 for one per processor; returns the value in force.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int n = argc > 0 ? getInt(env, argv[0]) : 0;
-  if (n <= 0) n = (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  Args A(env, info, 1, "setThreads");
+  int n = (int)A.size(0, "n", 4096);
+  if (!A.ok()) return A.raise();
+  if (n == 0) n = processors();
   g_threads = n;
   napi_value out;
   napi_create_int32(env, g_threads, &out);
@@ -748,9 +815,19 @@ napi_value Info(napi_env env, napi_callback_info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  // OpenBLAS must not start its own pool on top of ours: one thread per call.
-  openblas_set_num_threads(1);
-  g_threads = (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  // Once per process, not once per worker thread that loads the addon (each gets an Init): a
+  // worker must not reset the thread count the main thread set.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // OpenBLAS must not start its own pool on top of ours: one thread per call.
+    openblas_set_num_threads(1);
+    g_threads = processors();
+  });
+  // Which native/blas.cc this build is (native/build.js passes its hash): the loader refuses an
+  // addon built from another version.
+  napi_value stamp;
+  napi_create_string_utf8(env, NEUROPRUNE_SOURCE_HASH, NAPI_AUTO_LENGTH, &stamp);
+  napi_set_named_property(env, exports, "sourceHash", stamp);
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

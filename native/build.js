@@ -2,11 +2,16 @@
 // Builds native/build/neuroprune_blas.node (OpenBLAS sgemm for the wasm backend) at install time.
 //
 // Never fails the install: the addon is an accelerator, and without it the toolkit runs on the
-// pure-wasm kernels. On any failure it prints one line saying why and exits 0.
+// pure-wasm kernels. On any failure it prints a boxed warning (to stderr) saying why, what it
+// costs and how to fix it, and exits 0; `initBackend` repeats the warning in its report.
+//
+// The addon carries the hash of the blas.cc it was built from (NEUROPRUNE_SOURCE_HASH); the
+// loader (src/backend/kernels/native.ts) refuses an addon whose hash is not the shipped file's.
 // Compiles with the C++ compiler directly (no node-gyp, no network): N-API headers come from the
 // Node installation, cblas.h and libopenblas from the system (Debian: libopenblas-dev).
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
+const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -14,8 +19,29 @@ const here = __dirname;
 const outDir = path.join(here, 'build');
 const out = path.join(outDir, 'neuroprune_blas.node');
 
-function skip(reason) {
-  console.log(`neuroprune: native OpenBLAS kernels not built (${reason}); the wasm kernels will be used`);
+/** The stamp of a blas.cc: the first 16 hex digits of its SHA-256 (same as native.ts). */
+function sourceHash(file) {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+}
+
+function skip(reason, deliberate = false) {
+  if (deliberate) {
+    console.error(`neuroprune: native OpenBLAS kernels not built (${reason})`);
+    process.exit(0);
+  }
+  // npm shows an install script's output among many lines: this must stand out.
+  const lines = [
+    'WARNING: the native OpenBLAS kernels of neuroprune were NOT built.',
+    `Reason: ${reason}`,
+    'Training on the wasm backend falls back to the pure-wasm kernels: about 16-30x slower',
+    'per training step (BENCHMARKS.md). To build them: apt-get install build-essential',
+    'libopenblas-dev (or your system\'s C++ compiler and OpenBLAS), then: npm run build:native',
+  ];
+  // Wrapped at 88 columns (a compiler's message can be long).
+  const wrapped = lines.flatMap((l) => l.match(/.{1,88}(\s|$)|\S+/g).map((p) => p.trimEnd()));
+  const width = Math.max(...wrapped.map((l) => l.length));
+  const bar = '!'.repeat(width + 4);
+  console.error(['', bar, ...wrapped.map((l) => `! ${l.padEnd(width)} !`), bar, ''].join('\n'));
   process.exit(0);
 }
 
@@ -25,7 +51,7 @@ function firstExisting(candidates, file) {
 
 function main() {
   const flag = (process.env.NEUROPRUNE_NATIVE || '').toLowerCase();
-  if (flag === '0' || flag === 'off' || flag === 'false') skip('NEUROPRUNE_NATIVE=' + flag);
+  if (flag === '0' || flag === 'off' || flag === 'false') skip('NEUROPRUNE_NATIVE=' + flag, true);
   if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`platform ${process.platform}`);
 
   const nodeInclude = firstExisting([
@@ -68,9 +94,12 @@ function main() {
   // linking with it would pull in crtfastmath.o, which turns on flush-to-zero for the whole
   // Node process when the addon loads.
   const obj = path.join(outDir, 'blas.o');
+  const source = path.join(here, 'blas.cc');
+  const stamp = sourceHash(source);
   const compile = [
     '-O3', '-ffast-math', '-std=c++17', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=neuroprune_blas',
-    '-I' + nodeInclude, ...cflags, '-c', path.join(here, 'blas.cc'), '-o', obj,
+    `-DNEUROPRUNE_SOURCE_HASH="${stamp}"`,
+    '-I' + nodeInclude, ...cflags, '-c', source, '-o', obj,
   ];
   const link = ['-shared', '-pthread', obj, '-o', out + '.tmp', ...libs];
   if (process.platform === 'darwin') link.push('-undefined', 'dynamic_lookup');
@@ -90,14 +119,16 @@ function main() {
   const probe = `const m={exports:{}};process.dlopen(m,${JSON.stringify(out + '.tmp')});` +
     'const a=new Float32Array([1,2,3,4]),b=new Float32Array([5,6,7,8]),c=new Float32Array(4);' +
     'm.exports.gemm(a,b,c,new Int32Array([0]),new Int32Array([0]),2,2,2,false,false,null,0,0);' +
-    'if(c.join()!=="19,22,43,50")throw new Error("wrong product "+c.join());console.log(m.exports.info().blas)';
+    'if(c.join()!=="19,22,43,50")throw new Error("wrong product "+c.join());' +
+    `if(m.exports.sourceHash!==${JSON.stringify(stamp)})throw new Error("stamp "+m.exports.sourceHash+", expected ${stamp}");` +
+    'console.log(m.exports.info().blas)';
   const check = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
   if (check.status !== 0) {
     fs.rmSync(out + '.tmp', { force: true });
     skip('built but did not load: ' + ((check.stderr || '').split('\n').find((l) => l.trim()) || 'unknown'));
   }
   fs.renameSync(out + '.tmp', out);
-  console.log(`neuroprune: native OpenBLAS kernels built (${check.stdout.trim()})`);
+  console.log(`neuroprune: native OpenBLAS kernels built (${check.stdout.trim()}; blas.cc ${stamp})`);
 }
 
 try {

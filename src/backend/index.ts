@@ -126,10 +126,15 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   return report;
 }
 
-/** The report as printable lines: the pick first, then one line per backend that was skipped. */
+/**
+ * The report as printable lines: the pick first, then a warning when the native kernels should
+ * be in use and are not (the install step's warning is easy to miss), then one line per backend
+ * that was skipped.
+ */
 export function describeBackend(report: BackendReport): string[] {
   const extra = report.kernels && report.kernels.mode !== 'off' ? ` (+ ${report.kernels.detail})` : '';
   const lines = [`backend: ${report.picked}${extra} (${report.reason})`];
+  if (report.kernels?.warning) lines.push(`backend: WARNING: ${report.kernels.warning}`);
   for (const s of report.skipped) lines.push(`backend: skipped ${s.backend}: ${s.reason}`);
   return lines;
 }

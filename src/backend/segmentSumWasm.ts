@@ -19,12 +19,14 @@ function unsortedSegmentSum(args: {
   attrs: { numSegments: number };
 }): WasmTensorInfo {
   const { inputs: { x, segmentIds }, backend, attrs: { numSegments } } = args;
-  const ids = backend.typedArrayFromHeap(segmentIds);
   // segmentIds covers the leading dims of x; each id selects a slice of `inner` values.
-  const outer = ids.length;
+  const outer = segmentIds.shape.reduce((a, b) => a * b, 1);
   const innerShape = x.shape.slice(segmentIds.shape.length);
   const inner = innerShape.reduce((a, b) => a * b, 1);
   const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
+  // Every view only after the allocation: growing the wasm memory detaches the views taken
+  // before it (their reads give undefined), and a large numSegments grows it.
+  const ids = backend.typedArrayFromHeap(segmentIds);
   const xs = backend.typedArrayFromHeap(x);
   const os = backend.typedArrayFromHeap(out);
   os.fill(0);

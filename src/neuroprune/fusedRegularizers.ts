@@ -21,6 +21,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/**
+ * How many times the JavaScript passes have run in this process (the native ones are counted in
+ * `trainingKernelCalls`): tests use them to check which implementation computed a term.
+ */
+export const fusedRegularizerCalls = { mlp: 0, attn: 0 };
+
 /** True on the backends whose tensors live in JavaScript-reachable memory. */
 export function useFusedRegularizers(): boolean {
   const b = tf.getBackend();
@@ -56,13 +62,18 @@ function runNative(name: string, inputs: Record<string, tf.Tensor>, attrs: Recor
 
 /**
  * `sum_i (n_i / fan_in) * sum_j |W[i, j]|` for one `[out, in]` matrix, where `n_i` counts the
- * entries of row `i` with `|w| < eps`, held constant (no gradient through the count).
+ * entries of row `i` with `|w| < eps`, held constant (no gradient through the count). The
+ * comparison is in float32 (`|w| < fround(eps)`), as on every other path.
  */
 export function preferentialRowL1Fused(w: tf.Tensor, eps: number): tf.Scalar {
   const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     if (nativeKernel('NeuropruneRegMlp', x)) return runNative('NeuropruneRegMlp', { x }, { eps }, save);
+    fusedRegularizerCalls.mlp++;
     const [rows, cols] = x.shape as [number, number];
     const values = data(x);
+    // The weights are float32 and so is eps on the ops and native paths: compare with eps rounded
+    // to float32, or a weight stored as fround(eps) would count here and not there.
+    const threshold = Math.fround(eps);
     const grad = new Float32Array(values.length);
     let total = 0;
     for (let i = 0; i < rows; i++) {
@@ -72,7 +83,7 @@ export function preferentialRowL1Fused(w: tf.Tensor, eps: number): tf.Scalar {
       for (let j = 0; j < cols; j++) {
         const a = Math.abs(values[off + j]);
         abs += a;
-        small += a < eps ? 1 : 0;
+        small += a < threshold ? 1 : 0;
       }
       const c = small / cols;
       total += c * abs;
@@ -95,6 +106,7 @@ export function preferentialRowL1Fused(w: tf.Tensor, eps: number): tf.Scalar {
 export function attentionGroupFused(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, delta: number): tf.Scalar {
   const f = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, save: tf.GradSaveFunc) => {
     if (nativeKernel('NeuropruneRegAttn', a, b, c)) return runNative('NeuropruneRegAttn', { q: a, k: b, v: c }, { delta }, save);
+    fusedRegularizerCalls.attn++;
     const inDim = a.shape[1] as number;
     const mats = [a, b, c].map((m) => ({ shape: m.shape, values: data(m) }));
     const colSums = new Float64Array(inDim);

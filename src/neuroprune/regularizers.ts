@@ -53,13 +53,19 @@ function fused(implementation: RegularizerImplementation | undefined): boolean {
  * exactly 0 (`step(x, -1)`), which would push every weight that pruning set to zero back out of
  * zero, and with Eq. 2's `1 / (2 sqrt(delta))` slope push it hard. Zero is the minimiser of
  * `|x|`, and 0 is the subgradient that keeps it there.
+ *
+ * The sign comes from two comparisons, not `tf.sign`: TF.js 4.22's wasm `Sign` returns 0 for
+ * |x| up to float32's epsilon (1.19e-7), which would give those weights no gradient on wasm only.
  */
 export function absZeroSubgradient(x: tf.Tensor): tf.Tensor {
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([t]);
     return {
       value: tf.abs(t),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, tf.sign(saved[0]))],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const sign = tf.sub(tf.cast(tf.greater(saved[0], 0), 'float32'), tf.cast(tf.less(saved[0], 0), 'float32'));
+        return [tf.mul(dy, sign)];
+      },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x);
@@ -72,7 +78,8 @@ export function absZeroSubgradient(x: tf.Tensor): tf.Tensor {
  */
 function rowZeroFraction(w: tf.Tensor, eps: number): tf.Tensor {
   const f = tf.customGrad(((x: tf.Tensor) => ({
-    value: tf.mean(tf.cast(tf.less(tf.abs(x), eps), 'float32'), 1),
+    // float32 on both sides, as on the fused and native paths.
+    value: tf.mean(tf.cast(tf.less(tf.abs(x), tf.scalar(Math.fround(eps), 'float32')), 'float32'), 1),
     gradFunc: () => [tf.zerosLike(x)],
   })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(w);
@@ -86,7 +93,8 @@ function preferentialTerm(w: tf.Tensor, eps: number): tf.Tensor {
 /**
  * Eq. 1, R_mlp, summed over the blocks: for `Win [de, d]` and `Wout [d, de]`, each output neuron
  * (row) is weighted by the fraction of its incoming weights below `eps`, counted from the current
- * weights and held constant. Biases are not regularized.
+ * weights and held constant. Biases are not regularized. "Below" is `|w| < fround(eps)` in float32
+ * on every implementation (ops, fused JavaScript, native), so they agree at the boundary.
  */
 export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegularizerOptions = {}): tf.Scalar {
   const eps = options.eps ?? DEFAULT_EPS;

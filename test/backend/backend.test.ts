@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../../src/backend';
+import { loadNativeBlas } from '../../src/backend/kernels';
 
 function embeddingGrad(): Float32Array {
   return tf.tidy(() => {
@@ -12,13 +13,46 @@ function embeddingGrad(): Float32Array {
   });
 }
 
+/** Whether an optional package is installed (resolvable from here). */
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const PACKAGES = { gpu: '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
+const nativeBlas = loadNativeBlas();
+
 describe('backend selection', () => {
-  it('picks wasm here (native packages absent) and reports why the better ones were skipped', async () => {
+  it('picks the first backend that loads: wasm when the native TF.js packages are absent', async () => {
+    const forced = process.env.NEUROPRUNE_BACKEND;
     const report = await initBackend({ force: undefined });
     const lines = describeBackend(report);
-    expect(lines[0]).toMatch(/^backend: (gpu|node|wasm|cpu) /);
-    for (const s of report.skipped) expect(s.reason).not.toContain('\n');
     expect(tf.getBackend()).toBe(report.tfName);
+    for (const s of report.skipped) expect(s.reason).not.toContain('\n');
+    if (forced) {
+      expect(report.picked).toBe(forced.trim().toLowerCase());
+      expect(report.reason).toBe('forced');
+      return;
+    }
+    if (!installed(PACKAGES.gpu) && !installed(PACKAGES.node)) {
+      // Both better backends were tried, in order, and each skip names its package.
+      expect(report.picked).toBe('wasm');
+      expect(report.skipped.map((s) => s.backend)).toEqual(['gpu', 'node']);
+      report.skipped.forEach((s) => expect(s.reason).toContain(PACKAGES[s.backend as 'gpu' | 'node']));
+      expect(lines[0]).toMatch(/^backend: wasm \(\+ .*\) \(best backend that loaded\)$/);
+      expect(lines.slice(-2)).toEqual(report.skipped.map((s) => `backend: skipped ${s.backend}: ${s.reason}`));
+      // The wasm kernels in use, and the warning exactly when the native ones should be and are not.
+      expect(report.kernels?.mode).toBe(process.env.NEUROPRUNE_KERNELS ? report.kernels?.mode : nativeBlas.ok ? 'native' : 'wasm');
+      expect(lines.some((l) => l.startsWith('backend: WARNING: native OpenBLAS kernels not in use'))).toBe(!nativeBlas.ok && !process.env.NEUROPRUNE_KERNELS);
+    } else {
+      // A native package is installed: the pick is one of the native backends, or it was skipped with a reason.
+      expect(['gpu', 'node', 'wasm']).toContain(report.picked);
+      if (report.picked === 'wasm') expect(report.skipped.map((s) => s.backend)).toEqual(['gpu', 'node']);
+      else expect(report.tfName).toBe('tensorflow');
+    }
   });
 
   it('refuses an unknown NEUROPRUNE_BACKEND value', async () => {
@@ -31,10 +65,14 @@ describe('backend selection', () => {
     }
   });
 
-  it('names a forced backend that does not load', async () => {
-    const nativeInstalled = await import('@tensorflow/tfjs-node' as string).then(() => true, () => false);
-    if (nativeInstalled) return; // on a machine with tfjs-node this force succeeds
-    await expect(initBackend({ force: 'node' })).rejects.toThrow(/backend 'node' was forced but did not load/);
+  it('names a forced backend that does not load (or, with both native packages installed, loads the forced one)', async () => {
+    const missing = (['node', 'gpu'] as const).find((b) => !installed(PACKAGES[b]));
+    if (missing) {
+      await expect(initBackend({ force: missing })).rejects.toThrow(new RegExp(`backend '${missing}' was forced but did not load: .*${PACKAGES[missing]}`));
+      return;
+    }
+    const report = await initBackend({ force: 'node' });
+    expect([report.picked, report.reason, tf.getBackend()]).toEqual(['node', 'forced', 'tensorflow']);
   });
 
   it('embedding gradients (UnsortedSegmentSum) agree on wasm and cpu', async () => {

@@ -20,7 +20,16 @@ export interface KernelReport {
   detail: string;
   /** Threads each native product may use (1 on the pure-wasm path). */
   threads: number;
+  /**
+   * Set when the native kernels were wanted but are not in use (not built, stale, failed to
+   * load): what it costs and how to fix it, for the backend report. Absent when switched off on
+   * purpose (`NEUROPRUNE_KERNELS=wasm|off`, `NEUROPRUNE_NATIVE=0`).
+   */
+  warning?: string;
 }
+
+/** BENCHMARKS.md: a training step with the native kernels against without them. */
+const NATIVE_SPEEDUP = '16-30x';
 
 type KernelImpl = Parameters<typeof nativeBatchMatMul>[1];
 const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Sum', 'Identity', 'ScatterNd'] as const;
@@ -101,6 +110,10 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     replace('Identity', (orig) => zeroCopyIdentity(orig));
     replace('ScatterNd', (orig) => heapScatterNd(orig));
     report = { mode: 'wasm', detail: `transpose-first wasm matmul (${native.reason})`, threads: 1 };
+    if (!native.ok && !native.deliberate && mode !== 'wasm') {
+      report.warning = `native OpenBLAS kernels not in use (${native.reason}): each training step is about ${NATIVE_SPEEDUP} slower `
+        + '(BENCHMARKS.md); install a C++ compiler and OpenBLAS (apt-get install build-essential libopenblas-dev), then run npm run build:native';
+    }
   }
   return report;
 }
@@ -123,6 +136,6 @@ export function wasmKernelReport(): KernelReport {
   return report;
 }
 
-export { loadNativeBlas } from './native';
+export { checkNativeAddon, loadNativeBlas, nativeSourceHash, type NativeBlas, type NativeLoad } from './native';
 export { gelu, layerNorm, layerNormReference, softmaxLastAxis } from './fused';
 export { nativeAdamWUpdate, trainingKernelCalls } from './training';

@@ -18,6 +18,11 @@ import { ACTIVATION_CODES, type NativeBlas } from './native';
 export interface WasmTensorInfo { dataId: object; shape: number[]; dtype: tf.DataType }
 export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
+  /**
+   * A view of the tensor on the wasm heap, valid only until the next allocation: an allocation
+   * may grow the memory, which detaches every view taken before it. Every kernel here takes its
+   * views after its last `makeOutput` (test/backend/heapGrowth.test.ts grows the heap at each).
+   */
   typedArrayFromHeap(info: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object): boolean;
 }

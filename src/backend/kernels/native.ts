@@ -5,12 +5,20 @@
  * absent or fails to load, `loadNativeBlas` returns the reason and the caller keeps the pure-wasm
  * kernels. `NEUROPRUNE_NATIVE=0` disables it; `NEUROPRUNE_NATIVE_ADDON=/path/x.node` points at a
  * build elsewhere; `NEUROPRUNE_THREADS=n` sets how many threads each product may use.
+ *
+ * An addon is used only if it was built from the `blas.cc` next to its build folder (else the
+ * package's `native/blas.cc`): it carries that file's hash (`sourceHash`, set by native/build.js),
+ * and one built from another version (whose functions may take other arguments) is refused with
+ * the command that rebuilds it.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** What `native/blas.cc` exports. */
 export interface NativeBlas {
+  /** The hash of the blas.cc it was built from (absent in builds older than the stamp). */
+  sourceHash?: string;
   /**
    * For each batch entry `i`: `c[i*m*n ..] = op(a @ aOffsets[i]) @ op(b @ bOffsets[i])`, row-major,
    * then `+ bias` (length n) and the activation (codes in `ACTIVATION_CODES`).
@@ -49,9 +57,11 @@ export const ACTIVATION_CODES: Record<string, number> = {
   linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5,
 };
 
-export type NativeLoad = { ok: true; blas: NativeBlas; file: string } | { ok: false; reason: string };
+/** `deliberate`: switched off by the environment, not missing or broken. */
+export type NativeLoad = { ok: true; blas: NativeBlas; file: string } | { ok: false; reason: string; deliberate?: boolean };
 
 const ADDON_NAME = 'neuroprune_blas.node';
+const REBUILD = 'npm run build:native';
 
 /** The package root: the nearest folder above this file that holds `native/`. */
 function packageRoot(): string | undefined {
@@ -65,31 +75,54 @@ function packageRoot(): string | undefined {
   return undefined;
 }
 
-let cached: NativeLoad | undefined;
+/** The stamp of a blas.cc: the first 16 hex digits of its SHA-256 (as native/build.js computes it). */
+export function nativeSourceHash(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+}
 
+/**
+ * Accepts a loaded addon only if its stamp is `expected` (the hash of the blas.cc it must have
+ * been built from); `expected` undefined (no source shipped) accepts any stamped build.
+ */
+export function checkNativeAddon(blas: NativeBlas, file: string, expected: string | undefined): NativeLoad {
+  const stamp = typeof blas.sourceHash === 'string' && blas.sourceHash !== 'unknown' ? blas.sourceHash : undefined;
+  if (stamp === undefined || (expected !== undefined && stamp !== expected)) {
+    const what = stamp === undefined ? 'carries no source stamp (built by an older version)' : `was built from another native/blas.cc (${stamp}, the source is ${expected})`;
+    return { ok: false, reason: `native addon ${file} ${what}: rebuild it with ${REBUILD}` };
+  }
+  return { ok: true, blas, file };
+}
+
+let cached: { key: string; load: NativeLoad } | undefined;
+
+/** The addon, loaded once per setting of the environment variables that choose it. */
 export function loadNativeBlas(): NativeLoad {
-  if (cached) return cached;
-  cached = load();
-  return cached;
+  const key = [process.env.NEUROPRUNE_NATIVE, process.env.NEUROPRUNE_NATIVE_ADDON].join('\0');
+  if (cached?.key !== key) cached = { key, load: load() };
+  return cached.load;
 }
 
 function load(): NativeLoad {
   const flag = (process.env.NEUROPRUNE_NATIVE ?? '').trim().toLowerCase();
-  if (flag === '0' || flag === 'off' || flag === 'false') return { ok: false, reason: 'disabled by NEUROPRUNE_NATIVE' };
-  const explicit = process.env.NEUROPRUNE_NATIVE_ADDON;
+  if (flag === '0' || flag === 'off' || flag === 'false') return { ok: false, reason: 'disabled by NEUROPRUNE_NATIVE', deliberate: true };
+  const explicit = process.env.NEUROPRUNE_NATIVE_ADDON || undefined;
   const root = packageRoot();
   const file = explicit ?? (root ? path.join(root, 'native', 'build', ADDON_NAME) : undefined);
-  if (!file || !fs.existsSync(file)) return { ok: false, reason: 'native addon not built (npm run build:native)' };
+  if (!file || !fs.existsSync(file)) return { ok: false, reason: `native addon not built (${REBUILD})` };
+  // The source it must match: the blas.cc beside its build folder, else the package's.
+  const sources = [path.join(path.dirname(path.dirname(file)), 'blas.cc'), ...(root ? [path.join(root, 'native', 'blas.cc')] : [])];
+  const source = sources.find((f) => fs.existsSync(f));
   try {
     // process.dlopen instead of require: works the same under CommonJS, tsx and vitest.
     const mod = { exports: {} as NativeBlas };
     process.dlopen(mod, file);
-    const blas = mod.exports;
+    const checked = checkNativeAddon(mod.exports, file, source ? nativeSourceHash(source) : undefined);
+    if (!checked.ok) return checked;
     const threads = Number(process.env.NEUROPRUNE_THREADS ?? '0');
-    blas.setThreads(Number.isFinite(threads) && threads > 0 ? Math.floor(threads) : 0);
-    return { ok: true, blas, file };
+    checked.blas.setThreads(Number.isFinite(threads) && threads > 0 ? Math.floor(threads) : 0);
+    return checked;
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    return { ok: false, reason: `native addon did not load: ${msg.split('\n')[0]}` };
+    return { ok: false, reason: `native addon did not load: ${msg.split('\n')[0]} (${REBUILD})` };
   }
 }
