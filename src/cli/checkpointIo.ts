@@ -3,14 +3,11 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBertCheckpoint, saveBertCheckpoint } from '../checkpoint';
 import { BertTaskModel } from '../train/bertTask';
-import { rememberDenseWidths } from '../train/neuropruneOps';
 
 const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 export function loadTaskModel(dir: string): BertTaskModel {
-  const model = new BertTaskModel(loadBertCheckpoint(dir).model);
-  rememberDenseWidths(model);
-  return model;
+  return new BertTaskModel(loadBertCheckpoint(dir).model);
 }
 
 /**

@@ -8,7 +8,6 @@ import { loadBertCheckpoint, parseBertConfig } from '../checkpoint';
 import { GLUE_TASK_NAMES, loadTokenizer, NEGATION_TASK_DIR, type GlueTaskName } from '../data';
 import { BertForSequenceClassification } from '../models/bert';
 import { BertTaskModel } from '../train/bertTask';
-import { rememberDenseWidths } from '../train/neuropruneOps';
 import { BUILTIN_TASK, builtinTask, glueTask, type EncodedTask } from '../train/taskData';
 import { UsageError } from './args';
 
@@ -76,9 +75,7 @@ export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel
     bert.dispose();
     throw new UsageError(`the model's vocab_size ${bert.config.vocab_size} is smaller than the tokenizer's ${task.tokenizer.vocabSize} ids`);
   }
-  const model = new BertTaskModel(bert);
-  rememberDenseWidths(model);
-  return model;
+  return new BertTaskModel(bert);
 }
 
 /** Tokenizer files to save beside a checkpoint, so that it is a complete model directory. */

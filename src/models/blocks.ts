@@ -51,8 +51,9 @@ export interface MlpBlock {
   output: Linear;
   /**
    * Width `de` of the MLP before any compaction. Optional: when absent the current width
-   * (`input.weight.shape[0]`) is the original one. Compaction sets it before it shrinks the
-   * block, so sparsity can still be counted against the dense model.
+   * (`input.weight.shape[0]`) is the original one. A model built from a config sets it from the
+   * config's dense size (BERT: `intermediate_size`); compaction sets it, if unset, before it
+   * shrinks the block, so sparsity is always counted against the dense model.
    */
   originalIntermediateSize?: number;
 }
