@@ -4,12 +4,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBertCheckpoint, parseBertConfig } from '../checkpoint';
+import { LabelCountError, loadBertCheckpoint, parseBertConfig } from '../checkpoint';
 import { GLUE_TASK_NAMES, loadTokenizer, NEGATION_TASK_DIR, type GlueTaskName } from '../data';
 import { BertForSequenceClassification } from '../models/bert';
 import { BertTaskModel } from '../train/bertTask';
 import { BUILTIN_TASK, builtinTask, glueTask, type EncodedTask } from '../train/taskData';
 import { UsageError } from './args';
+import { labelCountMessage } from './checkpointIo';
 
 /** The config of the default model: a small BERT for the built-in task (data/configs). */
 export const DEFAULT_MODEL_CONFIG = join(__dirname, '..', '..', 'data', 'configs', 'bert-small-negation.json');
@@ -53,14 +54,36 @@ export interface ModelChoice {
   /** Config file of a fresh, randomly initialised model. */
   configFile?: string;
   seed: number;
+  /** Replace a classifier whose label count is not the task's (`--reinit-classifier`). Default false: refuse. */
+  reinitClassifier?: boolean;
+  /** Where the one-line notices go (a fresh or replaced head). Default: stderr. */
+  notice?: (line: string) => void;
 }
+
 
 /** The model for a task: its head sized to the task's labels. */
 export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel {
   let bert: BertForSequenceClassification;
   const modelDir = choice.modelDir ?? (choice.configFile === undefined && task.name === BUILTIN_TASK ? DEFAULT_MODEL_DIR : undefined);
   if (modelDir) {
-    bert = loadBertCheckpoint(modelDir, { numLabels: task.numLabels, initMissingHead: true, seed: choice.seed, dropoutSeed: choice.seed }).model;
+    const notice = choice.notice ?? ((line: string) => { process.stderr.write(line + '\n'); });
+    let loaded;
+    try {
+      loaded = loadBertCheckpoint(modelDir, {
+        numLabels: task.numLabels, initMissingHead: true, reinitClassifier: choice.reinitClassifier === true, seed: choice.seed, dropoutSeed: choice.seed,
+      });
+    } catch (err) {
+      if (err instanceof LabelCountError) {
+        throw new UsageError(labelCountMessage(modelDir, err, task.name, `pass --reinit-classifier to train a fresh ${err.requestedLabels}-label head in its place`));
+      }
+      throw err;
+    }
+    bert = loaded.model;
+    if (loaded.replacedClassifier) {
+      notice(`model: replaced the ${loaded.replacedClassifier.from}-label classifier of ${modelDir} with a fresh ${loaded.replacedClassifier.to}-label one (--reinit-classifier)`);
+    } else if (loaded.initialised.includes('classifier.weight')) {
+      notice(`model: ${modelDir} has no classifier (a bare BertModel): training a fresh ${task.numLabels}-label head`);
+    }
   } else {
     const file = choice.configFile ?? DEFAULT_MODEL_CONFIG;
     if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file`);

@@ -26,7 +26,7 @@ const config = (): BertConfig => ({
 /** Zeroes the first `n` rows of a variable (dead MLP neurons or dead input dimensions). */
 function zeroRows(v: tf.Variable, n: number, axis: 0 | 1 = 0): void {
   const t = tf.tidy(() => {
-    const size = v.shape[axis];
+    const size = v.shape[axis] as number;
     const keep = tf.concat([tf.zeros([n]), tf.ones([size - n])]);
     return tf.mul(v, axis === 0 ? keep.reshape([size, 1]) : keep.reshape([1, size]));
   });

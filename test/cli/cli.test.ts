@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
 import { main } from '../../src/cli/main';
 import { readJsonl } from '../../src/train/jsonl';
+import { encodeSafetensors, parseBertConfig, saveBertCheckpoint, serializeBertConfig } from '../../src/checkpoint';
+import { DEFAULT_MODEL_CONFIG } from '../../src/cli/setup';
+import { NEGATION_TASK_DIR } from '../../src/data';
+import { BertForSequenceClassification } from '../../src/models/bert';
 
 let root: string;
 const QUICK = ['--limit-train', '64', '--limit-dev', '32', '--batch-size', '16', '--quiet'];
@@ -30,7 +34,67 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** A random model of the built-in task's config with `numLabels` labels, saved with the task's vocabulary. */
+function modelWithLabels(name: string, numLabels: number): string {
+  const config = parseBertConfig(JSON.parse(readFileSync(DEFAULT_MODEL_CONFIG, 'utf8')), DEFAULT_MODEL_CONFIG);
+  config.num_labels = numLabels;
+  delete config.id2label;
+  delete config.label2id;
+  const model = BertForSequenceClassification.random(config, { seed: 1 });
+  const dir = join(root, name);
+  saveBertCheckpoint(model, dir);
+  model.dispose();
+  copyFileSync(join(NEGATION_TASK_DIR, 'vocab.txt'), join(dir, 'vocab.txt'));
+  return dir;
+}
+
+/** The same, as a bare BertModel: no `bert.` prefix, no pooler, no classifier. */
+function bareModel(name: string): string {
+  const config = parseBertConfig(JSON.parse(readFileSync(DEFAULT_MODEL_CONFIG, 'utf8')), DEFAULT_MODEL_CONFIG);
+  const model = BertForSequenceClassification.random(config, { seed: 1 });
+  const tensors = [...model.namedParameters()]
+    .filter(([n]) => n.startsWith('bert.') && !n.startsWith('bert.pooler.'))
+    .map(([n, v]) => ({ name: n.slice('bert.'.length), shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) }));
+  const dir = mkdtempSync(join(root, name));
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(serializeBertConfig(model.config)));
+  copyFileSync(join(NEGATION_TASK_DIR, 'vocab.txt'), join(dir, 'vocab.txt'));
+  model.dispose();
+  return dir;
+}
+
 describe('neuroprune command line', () => {
+  it('refuses a model whose label count is not the task\'s, and replaces its head only with --reinit-classifier', async () => {
+    const four = modelWithLabels('four-labels', 4);
+    const evaluated = await run('eval', '--model', four);
+    expect(evaluated.code).toBe(2);
+    expect(evaluated.out).toBe('');
+    expect(evaluated.err.trim().split('\n').filter((l) => !l.startsWith('backend'))).toEqual([
+      `neuroprune eval: error: ${four} has 4 labels, task negation has 2: evaluate it on a task with 4 labels, or fine-tune it first (train --reinit-classifier)`,
+    ]);
+
+    const runDir = join(root, 'four-run');
+    const refused = await run('train', ...QUICK, '--epochs', '1', '--model', four, '--out', runDir);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(`${four} has 4 labels, task negation has 2: pass --reinit-classifier to train a fresh 2-label head in its place`);
+    expect(existsSync(runDir)).toBe(false);
+
+    const replaced = await run('train', ...QUICK, '--epochs', '1', '--model', four, '--reinit-classifier', '--out', runDir);
+    expect(replaced.code).toBe(0);
+    expect(replaced.err.split('\n').filter((l) => l.startsWith('model:'))).toEqual([
+      `model: replaced the 4-label classifier of ${four} with a fresh 2-label one (--reinit-classifier)`,
+    ]);
+    expect(JSON.parse(readFileSync(join(runDir, 'checkpoint', 'config.json'), 'utf8')).id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1' });
+
+    const bare = bareModel('bare-');
+    const fresh = await run('train', ...QUICK, '--epochs', '1', '--model', bare, '--out', join(root, 'bare-run'));
+    expect(fresh.code).toBe(0);
+    expect(fresh.err.split('\n').filter((l) => l.startsWith('model:'))).toEqual([
+      `model: ${bare} has no classifier (a bare BertModel): training a fresh 2-label head`,
+    ]);
+  });
+
+
   it('prints help, and refuses unknown commands and bad values in one line before any work', async () => {
     expect((await run('--help')).out).toContain('Usage: neuroprune <command>');
     expect((await run('train', '--help')).out).toContain('--theta X');

@@ -26,7 +26,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const modelDir = requiredString(values, 'model', 'eval');
   for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
   const task = loadTask({ task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length') });
-  const model = loadTaskModel(modelDir);
+  const model = loadTaskModel(modelDir, task);
   try {
     const data = taskData(task, { batchSize: intOption(values, 'batch-size') ?? 64, seed: 0, padId: task.tokenizer.special.pad, limitDev: intOption(values, 'limit-dev') });
     const t0 = performance.now();

@@ -97,7 +97,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       if (stop) return 130;
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
       const result = await runPoint(p, base, task.name, data, runsDir, () => stop, {
-        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: base.seed }, task),
+        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
       });
       if (!result) return 130;

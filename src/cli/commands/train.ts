@@ -55,7 +55,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
-  const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed }, task);
+  const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
   process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
 
