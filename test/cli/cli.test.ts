@@ -6,7 +6,7 @@ import { initBackend } from '../../src/backend';
 import { main } from '../../src/cli/main';
 import { readJsonl } from '../../src/train/jsonl';
 import { encodeSafetensors, parseBertConfig, saveBertCheckpoint, serializeBertConfig } from '../../src/checkpoint';
-import { DEFAULT_MODEL_CONFIG } from '../../src/cli/setup';
+import { DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_DIR } from '../../src/cli/setup';
 import { NEGATION_TASK_DIR } from '../../src/data';
 import { BertForSequenceClassification } from '../../src/models/bert';
 
@@ -35,9 +35,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A random model of the built-in task's config with `numLabels` labels, saved with the task's vocabulary. */
-function modelWithLabels(name: string, numLabels: number): string {
+function modelWithLabels(name: string, numLabels: number, maxPositions = 32): string {
   const config = parseBertConfig(JSON.parse(readFileSync(DEFAULT_MODEL_CONFIG, 'utf8')), DEFAULT_MODEL_CONFIG);
   config.num_labels = numLabels;
+  config.max_position_embeddings = maxPositions;
   delete config.id2label;
   delete config.label2id;
   const model = BertForSequenceClassification.random(config, { seed: 1 });
@@ -64,6 +65,31 @@ function bareModel(name: string): string {
 }
 
 describe('neuroprune command line', () => {
+  it('refuses a --max-length beyond the model\'s positions before any work, naming the flag and the config', async () => {
+    const runDir = join(root, 'too-long');
+    const trained = await run('train', ...QUICK, '--epochs', '1', '--max-length', '64', '--out', runDir);
+    expect(trained.code).toBe(2);
+    expect(trained.err.trim().split('\n').filter((l) => !l.startsWith('backend'))).toEqual([
+      `neuroprune train: error: --max-length 64 exceeds the model's max_position_embeddings 32 (${join(DEFAULT_MODEL_DIR, 'config.json')}): use --max-length 32 or less`,
+    ]);
+    expect(existsSync(runDir)).toBe(false);
+
+    const small = join(root, 'small-config.json');
+    writeFileSync(small, JSON.stringify({ ...JSON.parse(readFileSync(DEFAULT_MODEL_CONFIG, 'utf8')), max_position_embeddings: 16 }));
+    const fresh = await run('train', ...QUICK, '--epochs', '1', '--config', small, '--max-length', '20', '--out', runDir);
+    expect(fresh.err).toContain(`--max-length 20 exceeds the model's max_position_embeddings 16 (${small})`);
+    expect(existsSync(runDir)).toBe(false);
+
+    const two = modelWithLabels('two-labels', 2);
+    const evaluated = await run('eval', '--model', two, '--max-length', '33');
+    expect(evaluated.code).toBe(2);
+    expect(evaluated.err).toContain(`--max-length 33 exceeds the model's max_position_embeddings 32 (${join(two, 'config.json')})`);
+    // No flag: the tokenizer's limit (32) is beyond a 12-position model, and the inputs are longer.
+    const short = await run('eval', '--model', modelWithLabels('short-positions', 2, 12));
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/task negation has inputs of \d+ tokens, beyond the model's max_position_embeddings 12: use --max-length 12 or less/);
+  });
+
   it('refuses a model whose label count is not the task\'s, and replaces its head only with --reinit-classifier', async () => {
     const four = modelWithLabels('four-labels', 4);
     const evaluated = await run('eval', '--model', four);

@@ -3,7 +3,7 @@ import { taskData } from '../../train/taskData';
 import { evaluate } from '../../train/trainer';
 import { helpText, parseCommandArgs, requiredString, stringOption, type OptionTable } from '../args';
 import { loadTaskModel } from '../checkpointIo';
-import { loadTask } from '../setup';
+import { checkInputsFit, loadTask } from '../setup';
 import { intOption, TASK_FLAGS } from '../trainOptions';
 
 const TABLE: OptionTable = {
@@ -28,6 +28,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const task = loadTask({ task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length') });
   const model = loadTaskModel(modelDir, task);
   try {
+    checkInputsFit(task, model.bert.config);
     const data = taskData(task, { batchSize: intOption(values, 'batch-size') ?? 64, seed: 0, padId: task.tokenizer.special.pad, limitDev: intOption(values, 'limit-dev') });
     const t0 = performance.now();
     const metrics = evaluate(model, data);

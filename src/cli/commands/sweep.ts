@@ -83,7 +83,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   if (values['dry-run']) { for (const p of todo) console.log(p.id); return 0; }
 
   for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
-  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
+  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: base.batchSize, seed: base.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
   const runsDir = stringOption(values, 'runs-dir') ?? join('sweep', 'runs');

@@ -47,7 +47,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const json = values.json === true;
   const options = trainOptionsFrom(values, json || values.quiet === true);
   const taskName = stringOption(values, 'task') ?? 'negation';
-  const taskChoice = { task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
+  const taskChoice = { task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
   // Cheap checks first: a bad flag costs no compute.
   validateTrainOptions(options);
   const report = await initBackend();
