@@ -1,7 +1,9 @@
 /** Loading and saving the checkpoints that the commands take and write, with their tokenizer files. */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabelCountError, loadBertCheckpoint, saveBertCheckpoint } from '../checkpoint';
+import { NEGATION_TASK_DIR } from '../data';
+import { BUILTIN_TASK } from '../train/taskData';
 import { UsageError } from './args';
 import { BertTaskModel } from '../train/bertTask';
 
@@ -28,15 +30,37 @@ export function loadTaskModel(dir: string, task?: { name: string; numLabels: num
 }
 
 /**
+ * Refuses to evaluate a model without the tokenizer it was trained with: another vocabulary gives
+ * a number, and a wrong one. The built-in task tokenizes with its own vocabulary, so the model's
+ * must be that one.
+ */
+export function requireTokenizer(dir: string, task: string): void {
+  const vocab = join(dir, 'vocab.txt');
+  const builtin = join(NEGATION_TASK_DIR, 'vocab.txt');
+  if (!existsSync(vocab) && !existsSync(join(dir, 'tokenizer.json'))) {
+    const hint = task === BUILTIN_TASK ? ` (the built-in task's is ${builtin})` : '';
+    throw new Error(`${dir} has no tokenizer (vocab.txt or tokenizer.json): eval needs the one the model was trained with; copy it into ${dir}${hint}`);
+  }
+  if (task === BUILTIN_TASK && !(existsSync(vocab) && readFileSync(vocab).equals(readFileSync(builtin)))) {
+    throw new Error(`${existsSync(vocab) ? vocab : dir + ' (no vocab.txt)'} is not the built-in task's vocabulary (${builtin}): the model was trained on another tokenizer; evaluate it on its own task`);
+  }
+}
+
+/**
  * Saves `model` into `out` and copies the tokenizer files of `from`, so `out` is a complete model
  * directory. `dense`: original shapes with zeros in place of removed parts (loads in any transformers).
+ * Returns a one-line note when `from` has no tokenizer to copy (then neither has `out`), else null.
  */
-export function saveTaskModel(model: BertTaskModel, out: string, from: string, options: { dense?: boolean } = {}): void {
+export function saveTaskModel(model: BertTaskModel, out: string, from: string, options: { dense?: boolean } = {}): string | null {
   if (existsSync(join(out, 'model.safetensors')) && out !== from) {
     throw new Error(`${out} already holds a model; choose another --out`);
   }
   mkdirSync(out, { recursive: true });
   saveBertCheckpoint(model.bert, out, { dense: options.dense === true });
-  if (out === from) return;
+  if (out === from) return null;
   for (const f of TOKENIZER_FILES) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(out, f));
+  if (!existsSync(join(from, 'vocab.txt')) && !existsSync(join(from, 'tokenizer.json'))) {
+    return `note: ${from} has no tokenizer files (vocab.txt, tokenizer.json): ${out} has none either; copy them in before eval`;
+  }
+  return null;
 }

@@ -35,7 +35,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A random model of the built-in task's config with `numLabels` labels, saved with the task's vocabulary. */
-function modelWithLabels(name: string, numLabels: number, maxPositions = 32): string {
+function modelWithLabels(name: string, numLabels: number, maxPositions = 32, vocab = true): string {
   const config = parseBertConfig(JSON.parse(readFileSync(DEFAULT_MODEL_CONFIG, 'utf8')), DEFAULT_MODEL_CONFIG);
   config.num_labels = numLabels;
   config.max_position_embeddings = maxPositions;
@@ -45,7 +45,7 @@ function modelWithLabels(name: string, numLabels: number, maxPositions = 32): st
   const dir = join(root, name);
   saveBertCheckpoint(model, dir);
   model.dispose();
-  copyFileSync(join(NEGATION_TASK_DIR, 'vocab.txt'), join(dir, 'vocab.txt'));
+  if (vocab) copyFileSync(join(NEGATION_TASK_DIR, 'vocab.txt'), join(dir, 'vocab.txt'));
   return dir;
 }
 
@@ -65,6 +65,32 @@ function bareModel(name: string): string {
 }
 
 describe('neuroprune command line', () => {
+  it('needs the model\'s own tokenizer to evaluate, and says in one line when a pruned copy has none', async () => {
+    const none = modelWithLabels('no-tokenizer', 2, 32, false);
+    const evaluated = await run('eval', '--model', none);
+    expect(evaluated.code).toBe(1);
+    expect(evaluated.out).toBe('');
+    expect(evaluated.err.trim().split('\n').filter((l) => !l.startsWith('backend'))).toEqual([
+      `neuroprune eval: error: ${none} has no tokenizer (vocab.txt or tokenizer.json): eval needs the one the model was trained with; copy it into ${none} (the built-in task's is ${join(NEGATION_TASK_DIR, 'vocab.txt')})`,
+    ]);
+    const other = modelWithLabels('other-vocab', 2);
+    writeFileSync(join(other, 'vocab.txt'), readFileSync(join(other, 'vocab.txt'), 'utf8') + 'extra\n');
+    const mismatch = await run('eval', '--model', other);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.err).toContain(`${join(other, 'vocab.txt')} is not the built-in task's vocabulary (${join(NEGATION_TASK_DIR, 'vocab.txt')})`);
+
+    for (const [command, extra] of [['prune-heads', ['--theta', '0']], ['compact', []]] as const) {
+      const out = join(root, `no-tokenizer-${command}`);
+      const r = await run(command, '--model', none, ...extra, '--out', out);
+      expect(r.code).toBe(0);
+      expect(r.err.trim().split('\n')).toEqual([`note: ${none} has no tokenizer files (vocab.txt, tokenizer.json): ${out} has none either; copy them in before eval`]);
+      const copied = join(root, `with-tokenizer-${command}`);
+      const c = await run(command, '--model', other, ...extra, '--out', copied);
+      expect(c.err).toBe('');
+      expect(readFileSync(join(copied, 'vocab.txt'), 'utf8')).toBe(readFileSync(join(other, 'vocab.txt'), 'utf8'));
+    }
+  });
+
   it('refuses a --max-length beyond the model\'s positions before any work, naming the flag and the config', async () => {
     const runDir = join(root, 'too-long');
     const trained = await run('train', ...QUICK, '--epochs', '1', '--max-length', '64', '--out', runDir);
