@@ -121,7 +121,7 @@ describe('trainer', () => {
       expect(result.model.attentionBlocks().map((b) => b.numHeads)).toEqual([1, 1]);
       if (compact) {
         expect(result.model.mlpBlocks().every((b) => b.input.weight.shape[0] < 32)).toBe(true);
-        expect(result.model.attentionBlocks().every((b) => b.query.weight.shape[1] < 16)).toBe(true);
+        expect(result.model.attentionBlocks().every((b) => (b.query.weight.shape[1] as number) < 16)).toBe(true);
       }
       let checked = 0;
       for (const [name, variable] of post) {
