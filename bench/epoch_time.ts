@@ -23,7 +23,7 @@ import { describeBackend, initBackend } from '../src/backend';
 import { loadBertCheckpoint } from '../src/checkpoint';
 import { BertForSequenceClassification, type BertConfig } from '../src/models/bert';
 import { BertTaskModel } from '../src/train/bertTask';
-import { neuropruneOps, rememberDenseWidths } from '../src/train/neuropruneOps';
+import { neuropruneOps } from '../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options';
 import { builtinTask, taskData } from '../src/train/taskData';
 import { evaluate, train, type EpochRecord } from '../src/train/trainer';
@@ -72,7 +72,6 @@ async function main(): Promise<void> {
     for (const mode of ['finetune', 'neuroprune'] as const) {
       process.stderr.write(`repeat ${r + 1}/${REPEATS}: ${mode}\n`);
       const model = new BertTaskModel(loadBertCheckpoint(startDir).model);
-      rememberDenseWidths(model);
       const out = await train({ model, data, ops, options: { ...base, mode, epochs: EPOCHS } });
       out.model.dispose();
       out.epochs.forEach((e, i) => {

@@ -14,7 +14,7 @@ import {
 import { writeFileAtomic } from './atomic';
 import { ATTENTION_PARAM, denseConfig, denseParameter } from './denseExport';
 import { parseBertConfig, serializeBertConfig } from './config';
-import { CheckpointError } from './errors';
+import { CheckpointError, LabelCountError } from './errors';
 import { decodeTensor, encodeSafetensors, parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader, type TensorToWrite } from './safetensors';
 
 export const CONFIG_FILE = 'config.json';
@@ -39,8 +39,14 @@ export interface LoadBertOptions {
    * Default false: a missing tensor is an error.
    */
   initMissingHead?: boolean;
-  /** Override the config's `num_labels` (a new task head; implies its random init if shapes differ). */
+  /**
+   * The number of labels the caller needs (the task's). A checkpoint whose classifier has another
+   * size is refused with a `LabelCountError`, unless `reinitClassifier`. A checkpoint without a
+   * classifier gets a fresh one of this size with `initMissingHead`.
+   */
   numLabels?: number;
+  /** With `numLabels`: replace a classifier of another size by a fresh one (reported in `replacedClassifier`). Default false. */
+  reinitClassifier?: boolean;
   /** Seed of the random head initialisation. Default 0. */
   seed?: number;
   /** Seed of the dropout masks. Default 0. */
@@ -54,6 +60,8 @@ export interface LoadedBert {
   initialised: string[];
   /** Tensors of the file that the model does not use (buffers, pre-training heads). */
   ignored: string[];
+  /** Set when `reinitClassifier` replaced the file's classifier: its label count and the new one. */
+  replacedClassifier?: { from: number; to: number };
 }
 
 /** Tensors a BERT checkpoint may carry that are not parameters of the classifier. */
@@ -134,6 +142,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export function loadBertCheckpoint(dir: string, options: LoadBertOptions = {}): LoadedBert {
   const configFile = path.join(dir, CONFIG_FILE);
   const config = parseBertConfig(readJson(configFile), configFile);
+  const fileLabels = config.num_labels;
   if (options.numLabels !== undefined && options.numLabels !== config.num_labels) {
     config.num_labels = options.numLabels;
     delete config.id2label;
@@ -161,8 +170,21 @@ export function loadBertCheckpoint(dir: string, options: LoadBertOptions = {}): 
       });
     }
   }
-  const initialised: string[] = [];
+  // A classifier of another size than asked for: refused, or replaced only on request.
+  const fileHead = found.get('classifier.weight');
+  let replacedClassifier: LoadedBert['replacedClassifier'];
+  if (fileHead && options.numLabels !== undefined && fileHead.entry.shape[0] !== options.numLabels) {
+    const from = fileHead.entry.shape.length === 2 ? fileHead.entry.shape[0] : fileLabels;
+    if (!options.reinitClassifier) throw new LabelCountError(from, options.numLabels, { file: dir });
+    for (const name of ['classifier.weight', 'classifier.bias']) {
+      const hit = found.get(name);
+      if (hit) { found.delete(name); ignored.push(hit.entry.name); }
+    }
+    replacedClassifier = { from, to: options.numLabels };
+  }
+  const initialised: string[] = replacedClassifier ? ['classifier.weight', 'classifier.bias'] : [];
   for (const [name, shape] of expected) {
+    if (replacedClassifier && name.startsWith('classifier.')) continue;
     const hit = found.get(name);
     if (!hit) {
       if (options.initMissingHead && isHeadParameter(name)) { initialised.push(name); continue; }
@@ -173,10 +195,6 @@ export function loadBertCheckpoint(dir: string, options: LoadBertOptions = {}): 
       });
     }
     if (!sameShape(hit.entry.shape, shape)) {
-      if (options.initMissingHead && options.numLabels !== undefined && name.startsWith('classifier.')) {
-        // A new task head of another size: the file's head does not apply.
-        found.delete(name); initialised.push(name); ignored.push(name); continue;
-      }
       throw new CheckpointError(`has a shape that disagrees with ${CONFIG_FILE}`, { file: hit.file.file, tensor: hit.entry.name, expected: shape, actual: hit.entry.shape });
     }
   }
@@ -191,7 +209,7 @@ export function loadBertCheckpoint(dir: string, options: LoadBertOptions = {}): 
     return data ? tf.tensor(data, shape, 'float32') : random(name, shape);
   };
   const model = new BertForSequenceClassification(config, init, { dropoutSeed: options.dropoutSeed });
-  return { model, config: model.config, initialised, ignored };
+  return { model, config: model.config, initialised, ignored, ...(replacedClassifier ? { replacedClassifier } : {}) };
 }
 
 /**

@@ -111,6 +111,10 @@ function parseLayout(value: unknown, cfg: BertConfig, file: string): NeuroPruneL
     if (!Array.isArray(s) || s.length !== n || !s.every((x) => Number.isInteger(x) && x >= 0)) {
       fail(`config 'neuroprune.intermediate_sizes' must list ${n} non-negative integers, got ${JSON.stringify(s)}`);
     }
+    (s as number[]).forEach((w, l) => {
+      // intermediate_size is the dense width that sparsity is counted against: a layer cannot exceed it.
+      if (w > cfg.intermediate_size) fail(`config 'neuroprune.intermediate_sizes[${l}]' is ${w}, wider than intermediate_size ${cfg.intermediate_size} (the dense model's width)`);
+    });
     layout.intermediate_sizes = [...(s as number[])];
   }
   if (v.attention_input_index !== undefined) {

@@ -34,3 +34,15 @@ export class CheckpointError extends Error {
     this.actual = details.actual;
   }
 }
+
+/**
+ * A checkpoint whose classifier has another number of labels than the caller asked for. Kept
+ * apart so that a command can say which task and which flag; the message alone is complete.
+ */
+export class LabelCountError extends CheckpointError {
+  constructor(readonly checkpointLabels: number, readonly requestedLabels: number, details: CheckpointErrorDetails) {
+    super(`has a ${checkpointLabels}-label classifier, ${requestedLabels} labels asked for; pass reinitClassifier: true `
+      + `(--reinit-classifier) to replace it with a fresh ${requestedLabels}-label head, or use a model of the right size`, details);
+    this.name = 'LabelCountError';
+  }
+}

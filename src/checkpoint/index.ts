@@ -1,5 +1,5 @@
 /** Hugging Face model directories: config.json and safetensors, read and written. */
-export { CheckpointError, type CheckpointErrorDetails } from './errors';
+export { CheckpointError, LabelCountError, type CheckpointErrorDetails } from './errors';
 export {
   parseSafetensorsHeader, decodeTensor, encodeSafetensors, READABLE_DTYPES,
   type SafetensorsEntry, type SafetensorsHeader, type TensorToWrite,

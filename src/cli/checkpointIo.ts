@@ -1,28 +1,66 @@
 /** Loading and saving the checkpoints that the commands take and write, with their tokenizer files. */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBertCheckpoint, saveBertCheckpoint } from '../checkpoint';
+import { LabelCountError, loadBertCheckpoint, saveBertCheckpoint } from '../checkpoint';
+import { NEGATION_TASK_DIR } from '../data';
+import { BUILTIN_TASK } from '../train/taskData';
+import { UsageError } from './args';
 import { BertTaskModel } from '../train/bertTask';
-import { rememberDenseWidths } from '../train/neuropruneOps';
 
 const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
-export function loadTaskModel(dir: string): BertTaskModel {
-  const model = new BertTaskModel(loadBertCheckpoint(dir).model);
-  rememberDenseWidths(model);
-  return model;
+/** The one-line refusal of a checkpoint whose classifier does not fit the task. */
+export function labelCountMessage(modelDir: string, err: LabelCountError, task: string, remedy: string): string {
+  return `${modelDir} has ${err.checkpointLabels} labels, task ${task} has ${err.requestedLabels}: ${remedy}`;
+}
+
+/**
+ * Loads a checkpoint as it is. With `task`, its classifier must have the task's label count: a
+ * model of another size is refused in one line rather than scored on labels it does not predict.
+ */
+export function loadTaskModel(dir: string, task?: { name: string; numLabels: number }): BertTaskModel {
+  try {
+    return new BertTaskModel(loadBertCheckpoint(dir, task ? { numLabels: task.numLabels } : {}).model);
+  } catch (err) {
+    if (err instanceof LabelCountError && task) {
+      throw new UsageError(labelCountMessage(dir, err, task.name, `evaluate it on a task with ${err.checkpointLabels} labels, or fine-tune it first (train --reinit-classifier)`));
+    }
+    throw err;
+  }
+}
+
+/**
+ * Refuses to evaluate a model without the tokenizer it was trained with: another vocabulary gives
+ * a number, and a wrong one. The built-in task tokenizes with its own vocabulary, so the model's
+ * must be that one.
+ */
+export function requireTokenizer(dir: string, task: string): void {
+  const vocab = join(dir, 'vocab.txt');
+  const builtin = join(NEGATION_TASK_DIR, 'vocab.txt');
+  if (!existsSync(vocab) && !existsSync(join(dir, 'tokenizer.json'))) {
+    const hint = task === BUILTIN_TASK ? ` (the built-in task's is ${builtin})` : '';
+    throw new Error(`${dir} has no tokenizer (vocab.txt or tokenizer.json): eval needs the one the model was trained with; copy it into ${dir}${hint}`);
+  }
+  if (task === BUILTIN_TASK && !(existsSync(vocab) && readFileSync(vocab).equals(readFileSync(builtin)))) {
+    throw new Error(`${existsSync(vocab) ? vocab : dir + ' (no vocab.txt)'} is not the built-in task's vocabulary (${builtin}): the model was trained on another tokenizer; evaluate it on its own task`);
+  }
 }
 
 /**
  * Saves `model` into `out` and copies the tokenizer files of `from`, so `out` is a complete model
  * directory. `dense`: original shapes with zeros in place of removed parts (loads in any transformers).
+ * Returns a one-line note when `from` has no tokenizer to copy (then neither has `out`), else null.
  */
-export function saveTaskModel(model: BertTaskModel, out: string, from: string, options: { dense?: boolean } = {}): void {
+export function saveTaskModel(model: BertTaskModel, out: string, from: string, options: { dense?: boolean } = {}): string | null {
   if (existsSync(join(out, 'model.safetensors')) && out !== from) {
     throw new Error(`${out} already holds a model; choose another --out`);
   }
   mkdirSync(out, { recursive: true });
   saveBertCheckpoint(model.bert, out, { dense: options.dense === true });
-  if (out === from) return;
+  if (out === from) return null;
   for (const f of TOKENIZER_FILES) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(out, f));
+  if (!existsSync(join(from, 'vocab.txt')) && !existsSync(join(from, 'tokenizer.json'))) {
+    return `note: ${from} has no tokenizer files (vocab.txt, tokenizer.json): ${out} has none either; copy them in before eval`;
+  }
+  return null;
 }

@@ -4,13 +4,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBertCheckpoint, parseBertConfig } from '../checkpoint';
+import { CONFIG_FILE, LabelCountError, loadBertCheckpoint, parseBertConfig } from '../checkpoint';
 import { GLUE_TASK_NAMES, loadTokenizer, NEGATION_TASK_DIR, type GlueTaskName } from '../data';
 import { BertForSequenceClassification } from '../models/bert';
 import { BertTaskModel } from '../train/bertTask';
-import { rememberDenseWidths } from '../train/neuropruneOps';
 import { BUILTIN_TASK, builtinTask, glueTask, type EncodedTask } from '../train/taskData';
 import { UsageError } from './args';
+import { labelCountMessage } from './checkpointIo';
 
 /** The config of the default model: a small BERT for the built-in task (data/configs). */
 export const DEFAULT_MODEL_CONFIG = join(__dirname, '..', '..', 'data', 'configs', 'bert-small-negation.json');
@@ -30,7 +30,45 @@ export interface TaskChoice {
   glueDir?: string;
   /** Model directory whose tokenizer to use (GLUE tasks). */
   modelDir?: string;
+  /** Config of a fresh model (`--config`), when that is the model: its position limit bounds `maxLength`. */
+  configFile?: string;
   maxLength?: number;
+}
+
+/** GLUE inputs are cut to this many tokens unless `--max-length` says otherwise. */
+const GLUE_MAX_LENGTH = 128;
+
+/**
+ * The model a command will use, as `loadModel` resolves it: a checkpoint directory, or the config
+ * file of a fresh model.
+ */
+function resolveModel(choice: { task: string; modelDir?: string; configFile?: string }): { modelDir: string } | { configFile: string } {
+  if (choice.modelDir) return { modelDir: choice.modelDir };
+  if (choice.configFile === undefined && choice.task === BUILTIN_TASK) return { modelDir: DEFAULT_MODEL_DIR };
+  return { configFile: choice.configFile ?? DEFAULT_MODEL_CONFIG };
+}
+
+/**
+ * Refuses a `--max-length` (or GLUE's default) beyond the model's `max_position_embeddings`,
+ * reading only its config: the first long batch would fail mid-run otherwise.
+ */
+function checkMaxLength(choice: TaskChoice): void {
+  const maxLength = choice.maxLength ?? (choice.task === BUILTIN_TASK ? undefined : GLUE_MAX_LENGTH);
+  if (maxLength === undefined) return;
+  const model = resolveModel(choice);
+  const file = 'modelDir' in model ? join(model.modelDir, CONFIG_FILE) : model.configFile;
+  if (!existsSync(file)) return; // loadModel says what is missing
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return; // loadModel names the broken file
+  }
+  const limit = parseBertConfig(json, file).max_position_embeddings;
+  if (maxLength > limit) {
+    const flag = choice.maxLength !== undefined ? `--max-length ${maxLength}` : `the default --max-length ${maxLength} of task ${choice.task}`;
+    throw new UsageError(`${flag} exceeds the model's max_position_embeddings ${limit} (${file}): use --max-length ${limit} or less`);
+  }
 }
 
 export function checkTaskName(task: string): void {
@@ -39,10 +77,11 @@ export function checkTaskName(task: string): void {
 
 export function loadTask(choice: TaskChoice): EncodedTask {
   checkTaskName(choice.task);
+  checkMaxLength(choice);
   if (choice.task === BUILTIN_TASK) return builtinTask(NEGATION_TASK_DIR, choice.maxLength);
   if (!choice.glueDir) throw new UsageError(`task ${choice.task} needs --glue-dir DIR (the GLUE root, with ${choice.task.toUpperCase()}/train.tsv and dev.tsv)`);
   if (!choice.modelDir) throw new UsageError(`task ${choice.task} needs --model DIR: a BERT checkpoint whose tokenizer (tokenizer.json or vocab.txt) matches its vocabulary`);
-  return glueTask(choice.glueDir, choice.task as GlueTaskName, loadTokenizer(choice.modelDir), choice.maxLength ?? 128);
+  return glueTask(choice.glueDir, choice.task as GlueTaskName, loadTokenizer(choice.modelDir), choice.maxLength ?? GLUE_MAX_LENGTH);
 }
 
 export interface ModelChoice {
@@ -54,14 +93,51 @@ export interface ModelChoice {
   /** Config file of a fresh, randomly initialised model. */
   configFile?: string;
   seed: number;
+  /** Replace a classifier whose label count is not the task's (`--reinit-classifier`). Default false: refuse. */
+  reinitClassifier?: boolean;
+  /** Where the one-line notices go (a fresh or replaced head). Default: stderr. */
+  notice?: (line: string) => void;
+}
+
+
+/**
+ * Refuses a task whose encoded inputs are longer than the model's positions: the tokenizer's own
+ * limit may exceed them when no --max-length is given. Better now than at the first long batch.
+ */
+export function checkInputsFit(task: EncodedTask, config: { max_position_embeddings: number }): void {
+  let longest = 0;
+  for (const ex of task.train) longest = Math.max(longest, ex.inputIds.length);
+  for (const ex of task.dev) longest = Math.max(longest, ex.inputIds.length);
+  const limit = config.max_position_embeddings;
+  if (longest > limit) {
+    throw new UsageError(`task ${task.name} has inputs of ${longest} tokens, beyond the model's max_position_embeddings ${limit}: use --max-length ${limit} or less`);
+  }
 }
 
 /** The model for a task: its head sized to the task's labels. */
 export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel {
   let bert: BertForSequenceClassification;
-  const modelDir = choice.modelDir ?? (choice.configFile === undefined && task.name === BUILTIN_TASK ? DEFAULT_MODEL_DIR : undefined);
+  const resolved = resolveModel({ task: task.name, modelDir: choice.modelDir, configFile: choice.configFile });
+  const modelDir = 'modelDir' in resolved ? resolved.modelDir : undefined;
   if (modelDir) {
-    bert = loadBertCheckpoint(modelDir, { numLabels: task.numLabels, initMissingHead: true, seed: choice.seed, dropoutSeed: choice.seed }).model;
+    const notice = choice.notice ?? ((line: string) => { process.stderr.write(line + '\n'); });
+    let loaded;
+    try {
+      loaded = loadBertCheckpoint(modelDir, {
+        numLabels: task.numLabels, initMissingHead: true, reinitClassifier: choice.reinitClassifier === true, seed: choice.seed, dropoutSeed: choice.seed,
+      });
+    } catch (err) {
+      if (err instanceof LabelCountError) {
+        throw new UsageError(labelCountMessage(modelDir, err, task.name, `pass --reinit-classifier to train a fresh ${err.requestedLabels}-label head in its place`));
+      }
+      throw err;
+    }
+    bert = loaded.model;
+    if (loaded.replacedClassifier) {
+      notice(`model: replaced the ${loaded.replacedClassifier.from}-label classifier of ${modelDir} with a fresh ${loaded.replacedClassifier.to}-label one (--reinit-classifier)`);
+    } else if (loaded.initialised.includes('classifier.weight')) {
+      notice(`model: ${modelDir} has no classifier (a bare BertModel): training a fresh ${task.numLabels}-label head`);
+    }
   } else {
     const file = choice.configFile ?? DEFAULT_MODEL_CONFIG;
     if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file`);
@@ -76,9 +152,13 @@ export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel
     bert.dispose();
     throw new UsageError(`the model's vocab_size ${bert.config.vocab_size} is smaller than the tokenizer's ${task.tokenizer.vocabSize} ids`);
   }
-  const model = new BertTaskModel(bert);
-  rememberDenseWidths(model);
-  return model;
+  try {
+    checkInputsFit(task, bert.config);
+  } catch (err) {
+    bert.dispose();
+    throw err;
+  }
+  return new BertTaskModel(bert);
 }
 
 /** Tokenizer files to save beside a checkpoint, so that it is a complete model directory. */

@@ -11,6 +11,7 @@ export const TASK_FLAGS: OptionTable = {
   task: { type: 'string', value: 'NAME', help: 'negation (built-in) or a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli', default: 'negation' },
   'glue-dir': { type: 'string', value: 'DIR', help: 'GLUE root folder (standard layout), for GLUE tasks' },
   model: { type: 'string', value: 'DIR', help: 'Hugging Face BERT directory to start from (config.json, model.safetensors, tokenizer)', default: 'data/models/bert-small-negation for the built-in task' },
+  'reinit-classifier': { type: 'boolean', help: "with --model: replace a classifier whose label count is not the task's by a fresh one (else refused)" },
   config: { type: 'string', value: 'FILE', help: 'instead of --model: train a fresh, randomly initialised BERT of this config.json (e.g. data/configs/bert-small-negation.json)' },
   'max-length': { type: 'string', value: 'N', help: 'truncate inputs to N tokens', default: '128 (32 for negation)' },
   'limit-train': { type: 'string', value: 'N', help: 'use only the first N training examples' },

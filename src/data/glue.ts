@@ -36,6 +36,8 @@ export interface GlueTaskSpec {
   columns?: number;
   /** Class names in label-id order (as `transformers`' GLUE processors); null for regression. */
   labels: readonly string[] | null;
+  /** Regression: the scores the task defines (STS-B: 0 to 5); a row outside is a broken file. */
+  scoreRange?: readonly [number, number];
   /** Reported metrics, the first one being the task's main score. */
   metrics: readonly GlueMetricName[];
 }
@@ -61,7 +63,7 @@ export const GLUE_TASKS: Readonly<Record<GlueTaskName, GlueTaskSpec>> = {
   },
   stsb: {
     name: 'stsb', folder: 'STS-B', files: files(), textA: 'sentence1', textB: 'sentence2', label: 'score',
-    labels: null, metrics: ['pearson', 'spearman'],
+    labels: null, scoreRange: [0, 5], metrics: ['pearson', 'spearman'],
   },
   // MNLI train has 12 columns, dev 16 (five annotator labels): columns are found by header name,
   // the label is `gold_label`.
@@ -165,6 +167,10 @@ function parseLabel(raw: string, task: GlueTaskSpec, where: string): number {
   if (task.labels === null) {
     const v = raw.trim() === '' ? NaN : Number(raw);
     if (!Number.isFinite(v)) throw new Error(`${where}: score ${JSON.stringify(raw)} is not a number`);
+    const range = task.scoreRange;
+    if (range && (v < range[0] || v > range[1])) {
+      throw new Error(`${where}: score ${raw.trim()} is outside the ${task.folder} range ${range[0]}-${range[1]}`);
+    }
     return v;
   }
   const id = task.labels.indexOf(raw);

@@ -18,7 +18,9 @@ import { attention, layerNorm, linear, mlp, paddingToAdditiveMask } from './laye
 /**
  * NeuroPrune's per-layer layout, stored in `config.json` under `"neuroprune"` beside Hugging
  * Face's `pruned_heads`, for models whose layers no longer share one shape after compaction.
- * Both fields are optional; an absent field means "as the dense config says".
+ * Both fields are optional; an absent field means "as the dense config says". The config's own
+ * sizes (`hidden_size`, `num_attention_heads`, `intermediate_size`) stay those of the dense model
+ * before any pruning: sparsity is counted against them, by the library and the CLI alike.
  */
 export interface NeuroPruneLayout {
   /** Per layer: the MLP width (rows of `intermediate.dense.weight`); default `intermediate_size`. */
@@ -296,6 +298,9 @@ export class BertForSequenceClassification implements PrunableModel {
           activation: config.hidden_act,
           input: lin(`${p}.intermediate.dense`),
           output: lin(`${p}.output.dense`),
+          // The config's sizes are the dense model's (compaction writes its widths to `neuroprune`
+          // and never rewrites them): the one source of the widths that sparsity is counted against.
+          originalIntermediateSize: config.intermediate_size,
         };
         return { attention: attentionBlock, attentionLayerNorm, mlp: mlpBlock, outputLayerNorm: ln(`${p}.output.LayerNorm`) };
       });

@@ -51,8 +51,9 @@ export interface MlpBlock {
   output: Linear;
   /**
    * Width `de` of the MLP before any compaction. Optional: when absent the current width
-   * (`input.weight.shape[0]`) is the original one. Compaction sets it before it shrinks the
-   * block, so sparsity can still be counted against the dense model.
+   * (`input.weight.shape[0]`) is the original one. A model built from a config sets it from the
+   * config's dense size (BERT: `intermediate_size`); compaction sets it, if unset, before it
+   * shrinks the block, so sparsity is always counted against the dense model.
    */
   originalIntermediateSize?: number;
 }
@@ -65,9 +66,19 @@ export interface PrunableModel {
   readonly hiddenSize: number;
 }
 
-/** Replaces a variable's value with a tensor of possibly different shape, disposing the old one. */
+/**
+ * Replaces a variable's value with a tensor of possibly different shape, disposing the old one.
+ * The new name is the parameter's own with a replacement count (`..._r1`, `..._r2`, ...): names
+ * stay short over any number of prune rounds and the same in every run (TF.js needs a name that
+ * no live variable holds, and the old one is still alive while the new one is made).
+ */
 export function replaceVariable(old: tf.Variable, value: tf.Tensor, trainable = old.trainable): tf.Variable {
-  const next = tf.variable(value, trainable, old.name.replace(/_\d+$/, '') + '_' + Math.random().toString(36).slice(2, 8));
+  const m = /^(.*)_r(\d+)$/.exec(old.name);
+  const base = m ? m[1] : old.name;
+  let n = m ? Number(m[2]) + 1 : 1;
+  const live = tf.engine().registeredVariables;
+  while (live[`${base}_r${n}`] !== undefined) n++;
+  const next = tf.variable(value, trainable, `${base}_r${n}`);
   old.dispose();
   return next;
 }

@@ -33,11 +33,6 @@ function attentionParamPrefix(block: AttentionBlock): string {
   return block.name;
 }
 
-/** The model's prunable blocks keep the dense MLP width for sparsity accounting across reloads. */
-export function rememberDenseWidths(model: BertTaskModel): void {
-  for (const b of model.mlpBlocks()) b.originalIntermediateSize ??= model.bert.config.intermediate_size;
-}
-
 export interface NeuropruneOpsOptions {
   /** Task head size when loading checkpoints. */
   numLabels?: number;
@@ -77,7 +72,6 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
     },
 
     pruneAfterEpoch(model, o) {
-      rememberDenseWidths(model);
       const remap = new Map<string, Gather | null>();
       const heads = model.attentionBlocks().map((block) => {
         const before = block.headIds.slice();
@@ -126,12 +120,10 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
     },
 
     projectToSparsity(model, target) {
-      rememberDenseWidths(model);
       projectToSparsity(model, { sparsity: target });
     },
 
     sparsity(model, o) {
-      rememberDenseWidths(model);
       const r = sparsityReport(model, { eps: o.eps });
       return {
         unstructured: r.unstructuredFraction,
@@ -151,9 +143,7 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
 
     async loadModel(dir) {
       const { model } = loadBertCheckpoint(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {});
-      const m = new BertTaskModel(model);
-      rememberDenseWidths(m);
-      return m;
+      return new BertTaskModel(model);
     },
 
     saveTensors: saveTensorFile,

@@ -83,6 +83,18 @@ describe('GLUE readers on the miniature fixtures', () => {
     ).toThrow('s.tsv:2: score "high" is not a number');
   });
 
+  it('STS-B: a score outside 0-5 is refused with the file and the line; the bounds themselves are read', () => {
+    const head = 'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n';
+    const row = (i: number, score: string) => `${i}\tg\tf\ty\to\ts\ts\ta\tb\t${score}\n`;
+    expect(parseGlueTsv(head + row(0, '0') + row(1, '5.000'), GLUE_TASKS.stsb, 'train', 's.tsv').examples.map((e) => e.label)).toEqual([0, 5]);
+    expect(() => parseGlueTsv(head + row(0, '4.5') + row(1, '5.5'), GLUE_TASKS.stsb, 'train', 'STS-B/train.tsv')).toThrow(
+      'STS-B/train.tsv:3: score 5.5 is outside the STS-B range 0-5',
+    );
+    expect(() => parseGlueTsv(head + row(0, '-0.2'), GLUE_TASKS.stsb, 'dev', 'STS-B/dev.tsv')).toThrow(
+      'STS-B/dev.tsv:2: score -0.2 is outside the STS-B range 0-5',
+    );
+  });
+
   it('glueMetrics reports each task\'s metrics, main score first', () => {
     expect(Object.keys(glueMetrics('mrpc', [1, 0, 1], [1, 1, 1]))).toEqual(['f1', 'accuracy']);
     expect(glueMetrics('cola', [1, 0, 1], [1, 1, 1])).toEqual({ mcc: 0 });

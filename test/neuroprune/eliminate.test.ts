@@ -119,15 +119,40 @@ describe('target number of heads', () => {
     }
   });
 
+  /**
+   * Four heads (dh = 1, d = 4) whose query rows sit on a line at spacing `step`: pairwise distances
+   * are exact multiples of `step`. With the exact (minimum dominating set) strategy a layer keeps
+   * 4 heads below theta = step, 2 in [step, 2 step) (a path of four), 1 from 2 step on.
+   */
+  function onALine(layer: number, step: number): AttentionBlock {
+    const l = (rows: number[][]) => ({ weight: tf.variable(tf.tensor2d(rows)), bias: null });
+    const zero = [0, 1, 2, 3].map(() => [0, 0, 0, 0]);
+    return {
+      name: `line.${layer}`, layer, numHeads: 4, headSize: 1, headIds: [0, 1, 2, 3], originalNumHeads: 4,
+      query: l([0, 1, 2, 3].map((i) => [i * step, 0, 0, 0])), key: l(zero), value: l(zero),
+      output: l(zero.map(() => [1, 1, 1, 1])), inputIndex: null,
+    };
+  }
+
   it('chooses one global theta for a total', () => {
-    const blocks = [0, 1, 2].map((l) => randomAttention({ d: 8, heads: 4, headSize: 2, seed: 30 + l, layer: l }));
-    const plan = planHeadTarget(blocks, { heads: 7, scope: 'global', strategy: 'exact' });
-    if (plan.met) {
-      expect(plan.kept.reduce((a, b) => a + b, 0)).toBe(7);
-      expect(new Set(plan.theta).size).toBe(1);
-    } else {
-      expect(plan.message).toMatch(/no single theta keeps exactly 7 heads in total/);
-    }
+    // Steps 1, 3, 5: totals by theta are 12 (<1), 10 ([1,2)), 9 ([2,3)), 7 ([3,5)), 5 ([5,6)), 4 ([6,10)), 3.
+    const blocks = () => [onALine(0, 1), onALine(1, 3), onALine(2, 5)];
+    const plan = planHeadTarget(blocks(), { heads: 7, scope: 'global', strategy: 'exact' });
+    expect(plan.met).toBe(true);
+    expect(plan.kept).toEqual([1, 2, 4]);
+    expect(new Set(plan.theta).size).toBe(1);
+    expect(plan.theta[0]).toBeGreaterThanOrEqual(3);
+    expect(plan.theta[0]).toBeLessThan(5);
+    expect(planHeadTarget(blocks(), { heads: 5, scope: 'global', strategy: 'exact' }).kept).toEqual([1, 2, 2]);
+    // 8 lies between two reachable totals: not met, both neighbours named.
+    const miss = planHeadTarget(blocks(), { heads: 8, scope: 'global', strategy: 'exact' });
+    expect(miss.met).toBe(false);
+    expect(miss.message).toMatch(/no single theta keeps exactly 8 heads in total; nearest reachable: 9 and 7/);
+    // Applied: every layer pruned at that one theta.
+    const applied = blocks();
+    const { eliminations } = pruneHeadsToTarget(applied, { heads: 7, scope: 'global', strategy: 'exact' });
+    expect(applied.map((b) => b.numHeads)).toEqual([1, 2, 4]);
+    expect(new Set(eliminations.map((e) => e.theta)).size).toBe(1);
   });
 
   it('says when a count cannot be reached, and refuses impossible requests', () => {

@@ -28,7 +28,8 @@ export async function compactCommand(argv: string[]): Promise<number> {
     const before = sparsityReport(model, { eps: eps ?? 1e-4 }).present;
     const record = compactModel(model);
     const after = sparsityReport(model, { eps: eps ?? 1e-4 });
-    saveTaskModel(model, out, dir, { dense: values.dense === true });
+    const note = saveTaskModel(model, out, dir, { dense: values.dense === true });
+    if (note) process.stderr.write(note + '\n');
     if (values.json) {
       console.log(JSON.stringify({ model: dir, out, zeroed, storedBefore: before, storedAfter: after.present, dense: after.total, ...record }, null, 2));
     } else {

@@ -2,8 +2,8 @@ import { describeBackend, initBackend } from '../../backend';
 import { taskData } from '../../train/taskData';
 import { evaluate } from '../../train/trainer';
 import { helpText, parseCommandArgs, requiredString, stringOption, type OptionTable } from '../args';
-import { loadTaskModel } from '../checkpointIo';
-import { loadTask } from '../setup';
+import { loadTaskModel, requireTokenizer } from '../checkpointIo';
+import { checkInputsFit, checkTaskName, loadTask } from '../setup';
 import { intOption, TASK_FLAGS } from '../trainOptions';
 
 const TABLE: OptionTable = {
@@ -25,9 +25,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const modelDir = requiredString(values, 'model', 'eval');
   for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
-  const task = loadTask({ task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length') });
-  const model = loadTaskModel(modelDir);
+  const taskName = stringOption(values, 'task') ?? 'negation';
+  checkTaskName(taskName);
+  requireTokenizer(modelDir, taskName);
+  const task = loadTask({ task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length') });
+  const model = loadTaskModel(modelDir, task);
   try {
+    checkInputsFit(task, model.bert.config);
     const data = taskData(task, { batchSize: intOption(values, 'batch-size') ?? 64, seed: 0, padId: task.tokenizer.special.pad, limitDev: intOption(values, 'limit-dev') });
     const t0 = performance.now();
     const metrics = evaluate(model, data);

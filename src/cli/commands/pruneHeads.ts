@@ -45,7 +45,8 @@ export async function pruneHeadsCommand(argv: string[]): Promise<number> {
       eliminations = r.eliminations;
       plan = r.plan;
     }
-    saveTaskModel(model, out, dir, { dense: values.dense === true });
+    const note = saveTaskModel(model, out, dir, { dense: values.dense === true });
+    if (note) process.stderr.write(note + '\n');
     if (values.json) {
       console.log(JSON.stringify({ model: dir, out, plan, eliminations }, null, 2));
     } else {

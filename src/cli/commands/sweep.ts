@@ -81,8 +81,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   // Every point's options are checked before the first one trains.
   for (const p of points) validateTrainOptions(pointOptions(p, base));
   const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
-  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
   const configFile = stringOption(values, 'config');
+  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
   const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
   const abs = (p: string | undefined) => (p === undefined ? null : resolve(p));
   // A point is done only when a line with the same key exists: same grid values and same settings.
@@ -114,7 +114,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       if (stop) return 130;
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
       const result = await runPoint(p, settings(p), base, task.name, data, runsDir, () => stop, {
-        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed }, task),
+        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
       });
       if (!result) return 130;

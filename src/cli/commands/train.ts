@@ -47,7 +47,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const json = values.json === true;
   const options = trainOptionsFrom(values, json || values.quiet === true);
   const taskName = stringOption(values, 'task') ?? 'negation';
-  const taskChoice = { task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), maxLength: intOption(values, 'max-length') };
+  const taskChoice = { task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
   // Cheap checks first: a bad flag costs no compute.
   validateTrainOptions(options);
   const report = await initBackend();
@@ -55,7 +55,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
-  const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed }, task);
+  const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
   process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
 
