@@ -63,7 +63,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   weightDecay: 0.01,
   maxGradNorm: 1,
   clipScope: 'task',
-  alpha: 1e-2,
+  alpha: 1e-3,
   beta: 1e-1,
   eps: 1e-4,
   theta: 0.2,
