@@ -88,9 +88,19 @@ const same = (a: Map<string, number[]> | null, b: Map<string, number[]>) =>
   a !== null && a.size === b.size && [...b].every(([k, v]) => { const w = a.get(k); return w !== undefined && w.length === v.length && w.every((x, i) => Object.is(x, v[i])); });
 /**
  * The on-disk state of a run folder: names (the random part of temporary names removed), link
- * targets and file contents. The trainer is deterministic, so two folders in the same state
- * resume the same way: each state is resumed once.
+ * targets and file contents but timings. The trainer is deterministic, so two folders in the
+ * same state resume the same way: each state is resumed once.
  */
+const TIMINGS = new Set(['trainSeconds', 'evalSeconds', 'tokensPerSecond']);
+
+/** JSON and JSONL contents without the wall-clock fields, the only ones that differ between equal runs. */
+function withoutTimings(name: string, bytes: Buffer): Buffer | string {
+  if (!/\.jsonl?$/.test(name)) return bytes;
+  return bytes.toString('utf8').split('\n').map((line) => {
+    try { return JSON.stringify(JSON.parse(line), (k, v) => (TIMINGS.has(k) ? undefined : v)); } catch { return line; }
+  }).join('\n');
+}
+
 function digest(dir: string): string {
   const h = createHash('sha1');
   const walk = (d: string, rel: string) => {
@@ -100,7 +110,7 @@ function digest(dir: string): string {
       const st = fs.lstatSync(path);
       if (st.isSymbolicLink()) h.update(`${key} -> ${fs.readlinkSync(path)}\n`);
       else if (st.isDirectory()) { h.update(`${key}/\n`); walk(path, key); }
-      else h.update(`${key} ${createHash('sha1').update(fs.readFileSync(path)).digest('hex')}\n`);
+      else h.update(`${key} ${createHash('sha1').update(withoutTimings(name, fs.readFileSync(path))).digest('hex')}\n`);
     }
   };
   walk(dir, '');
