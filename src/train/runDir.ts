@@ -117,7 +117,9 @@ function pointLinkAt(runDir: string, epoch: number): void {
   }
   const tmp = join(runDir, LINK_TMP);
   rmSync(tmp, { force: true });
-  symlinkSync(target, tmp, process.platform === 'win32' ? 'junction' : 'dir');
+  // Windows junctions need an absolute target.
+  if (process.platform === 'win32') symlinkSync(resolve(runDir, target), tmp, 'junction');
+  else symlinkSync(target, tmp, 'dir');
   renameSync(tmp, link);
   syncDir(runDir);
 }

@@ -98,7 +98,7 @@ export interface RunOptions<M, B> {
   logSteps?: boolean;
 }
 
-interface TrainerState {
+export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
   /** Optimizer steps completed. */
@@ -232,66 +232,66 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
   const logSteps = run.logSteps ?? Boolean(runDir);
 
   try {
-  for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
-    const batches = data.trainBatches(epoch);
-    const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, batches.length, { quiet: !options.progress, unit: 'step' });
-    let lossSum = 0;
-    let tokens = 0;
-    const t0 = performance.now();
-    for (const batch of batches) {
-      // The step below is synchronous: without this yield a SIGINT handler would never run.
-      if (run.shouldStop) await new Promise<void>((resolve) => setImmediate(resolve));
-      if (run.shouldStop?.(state.step)) {
-        return { model, epochs: state.history, interrupted: true, stoppedAt: { epoch: epoch + 1, step: state.step, totalSteps } };
+    for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
+      const batches = data.trainBatches(epoch);
+      const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, batches.length, { quiet: !options.progress, unit: 'step' });
+      let lossSum = 0;
+      let tokens = 0;
+      const t0 = performance.now();
+      for (const batch of batches) {
+        // The step below is synchronous: without this yield a SIGINT handler would never run.
+        if (run.shouldStop) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (run.shouldStop?.(state.step)) {
+          return { model, epochs: state.history, interrupted: true, stoppedAt: { epoch: epoch + 1, step: state.step, totalSteps } };
+        }
+        const lr = linearWarmupDecay(state.step, options.learningRate, warmupSteps, totalSteps);
+        const loss = trainStep(model, batch, ops, options, optimizer, lr, stepSeed(options.seed, state.step));
+        if (!Number.isFinite(loss.total)) {
+          const where = runDir ? `; the last good checkpoint is ${latestCheckpoint(runDir) ?? '(none yet)'}` : '';
+          throw new NonFiniteLossError(`loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})${where}`);
+        }
+        state.step += 1;
+        lossSum += loss.task;
+        tokens += data.batchTokens(batch);
+        if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm });
+        bar.tick(1, `loss ${loss.task.toFixed(4)}`);
       }
-      const lr = linearWarmupDecay(state.step, options.learningRate, warmupSteps, totalSteps);
-      const loss = trainStep(model, batch, ops, options, optimizer, lr, stepSeed(options.seed, state.step));
-      if (!Number.isFinite(loss.total)) {
-        const where = runDir ? `; the last good checkpoint is ${latestCheckpoint(runDir) ?? '(none yet)'}` : '';
-        throw new NonFiniteLossError(`loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})${where}`);
-      }
-      state.step += 1;
-      lossSum += loss.task;
-      tokens += data.batchTokens(batch);
-      if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm });
-      bar.tick(1, `loss ${loss.task.toFixed(4)}`);
-    }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    const regularizers = ops.regularizerValues(model, options);
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const regularizers = ops.regularizerValues(model, options);
 
-    let pruning: Record<string, unknown> | null = null;
-    if (options.mode === 'neuroprune') {
-      const { record, remap } = ops.pruneAfterEpoch(model, options);
-      pruning = record;
-      for (const [name, fn] of remap) {
-        if (fn) optimizer.remap(name, fn); else optimizer.drop(name);
+      let pruning: Record<string, unknown> | null = null;
+      if (options.mode === 'neuroprune') {
+        const { record, remap } = ops.pruneAfterEpoch(model, options);
+        pruning = record;
+        for (const [name, fn] of remap) {
+          if (fn) optimizer.remap(name, fn); else optimizer.drop(name);
+        }
+      }
+      if (epoch === options.epochs - 1 && options.targetSparsity !== undefined) {
+        ops.projectToSparsity(model, options.targetSparsity, options);
+      }
+
+      const e0 = performance.now();
+      const dev = evaluate(model, data);
+      const evalSeconds = (performance.now() - e0) / 1000;
+      const record: EpochRecord = {
+        kind: 'epoch', epoch: epoch + 1, step: state.step, mode: options.mode,
+        taskLoss: lossSum / Math.max(1, batches.length), regularizers, dev,
+        sparsity: ops.sparsity(model, options), pruning, trainSeconds, evalSeconds,
+        tokensPerSecond: tokens / Math.max(1e-9, trainSeconds),
+      };
+      state.history.push(record);
+      state.epoch = epoch + 1;
+      state.optimizerStep = optimizer.step;
+      if (runDir) {
+        appendJsonl(logPath(runDir), record);
+        await writeCheckpoint(runDir, state.epoch, async (dir) => {
+          await ops.saveModel(model, dir);
+          ops.saveTensors(join(dir, 'optimizer.safetensors'), optimizer.toTensors());
+          writeFileAtomic(join(dir, 'trainer_state.json'), JSON.stringify(state));
+        });
       }
     }
-    if (epoch === options.epochs - 1 && options.targetSparsity !== undefined) {
-      ops.projectToSparsity(model, options.targetSparsity, options);
-    }
-
-    const e0 = performance.now();
-    const dev = evaluate(model, data);
-    const evalSeconds = (performance.now() - e0) / 1000;
-    const record: EpochRecord = {
-      kind: 'epoch', epoch: epoch + 1, step: state.step, mode: options.mode,
-      taskLoss: lossSum / Math.max(1, batches.length), regularizers, dev,
-      sparsity: ops.sparsity(model, options), pruning, trainSeconds, evalSeconds,
-      tokensPerSecond: tokens / Math.max(1e-9, trainSeconds),
-    };
-    state.history.push(record);
-    state.epoch = epoch + 1;
-    state.optimizerStep = optimizer.step;
-    if (runDir) {
-      appendJsonl(logPath(runDir), record);
-      await writeCheckpoint(runDir, state.epoch, async (dir) => {
-        await ops.saveModel(model, dir);
-        ops.saveTensors(join(dir, 'optimizer.safetensors'), optimizer.toTensors());
-        writeFileAtomic(join(dir, 'trainer_state.json'), JSON.stringify(state));
-      });
-    }
-  }
   } finally {
     optimizer.dispose();
   }
