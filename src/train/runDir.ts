@@ -32,6 +32,11 @@ const LINK_TMP = 'checkpoint.link.tmp';
 const LEGACY_LIVE = CHECKPOINT;
 const LEGACY_PREVIOUS = 'checkpoint.previous';
 const STATE_FILE = 'trainer_state.json';
+/**
+ * Every checkpoint entry this module or its previous version creates, and writeFileAtomic's
+ * temporary files of log.jsonl and options.json: what recovery may delete (nothing a user added).
+ */
+const OURS = /^(checkpoint(-\d+(\.tmp)?|\.tmp-\d+|\.previous|\.link\.tmp)?|\.(log\.jsonl|options\.json)\.\d+\.[a-z0-9]+\.tmp)$/;
 
 export function logPath(runDir: string): string {
   return join(runDir, 'log.jsonl');
@@ -154,10 +159,7 @@ function removeAllBut(runDir: string, keep: string | undefined): void {
     const path = join(runDir, name);
     if (name === CHECKPOINT && isLink(path)) continue;
     if (keep !== undefined && resolve(path) === resolve(keep)) continue;
-    const isCheckpointEntry = name.startsWith(CHECKPOINT);
-    // writeFileAtomic's temporary files (`.<name>.<pid>.<random>.tmp`) of log.jsonl and options.json.
-    const isTmpFile = name.startsWith('.') && name.endsWith('.tmp');
-    if (!isCheckpointEntry && !isTmpFile) continue;
+    if (!OURS.test(name)) continue;
     if (isRealDir(path)) removeCheckpoint(path); else rmSync(path, { force: true });
   }
 }
