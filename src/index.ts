@@ -24,4 +24,5 @@ export * from './train/neuropruneOps';
 export * from './train/taskData';
 export * from './train/sweep';
 export * from './train/jsonl';
+export * from './train/runDir';
 export * as viz from './viz';

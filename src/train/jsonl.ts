@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../checkpoint/atomic';
 
 /** Appends one JSON object as one line; a line is written whole or not at all (single write). */
 export function appendJsonl(path: string, record: object): void {
@@ -23,4 +24,9 @@ export function readJsonl<T = Record<string, unknown>>(path: string): T[] {
     }
   });
   return out;
+}
+
+/** Replaces a JSONL file with `records` atomically: a kill leaves the old file or the new one, whole. */
+export function writeJsonlAtomic(path: string, records: object[]): void {
+  writeFileAtomic(path, records.map((r) => JSON.stringify(r) + '\n').join(''));
 }

@@ -11,14 +11,15 @@
  * `TaskData` and the pruning operations of `TrainerOps`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../checkpoint/atomic';
 import { AdamW } from './adamw';
 import { combineGradients } from './clip';
-import { appendJsonl, readJsonl } from './jsonl';
+import { appendJsonl, readJsonl, writeJsonlAtomic } from './jsonl';
 import { type TrainOptions, validateTrainOptions } from './options';
 import { ProgressBar } from './progress';
-import { latestCheckpoint, logPath, optionsPath, writeCheckpointAtomically } from './runDir';
+import { latestCheckpoint, logPath, optionsPath, recoverRunDir, writeCheckpoint } from './runDir';
 import { linearWarmupDecay } from './schedule';
 import type { TaskData, TrainableModel } from './types';
 
@@ -65,7 +66,12 @@ export interface TrainResult<M> {
   epochs: EpochRecord[];
   /** True when the run stopped early because `shouldStop` said so (resume with the same runDir). */
   interrupted: boolean;
+  /** Where an interrupted run stopped: the epoch it was in (1-based) and the optimizer steps done. */
+  stoppedAt?: { epoch: number; step: number; totalSteps: number };
 }
+
+/** A value of `RunOptions.setup`. */
+export type SetupValue = string | number | boolean | null;
 
 export interface RunOptions<M, B> {
   model: M;
@@ -74,15 +80,25 @@ export interface RunOptions<M, B> {
   options: TrainOptions;
   /** Directory of the run's log and checkpoint; none means nothing is written. */
   runDir?: string;
-  /** Continue from the run's last checkpoint (the options must be the same). */
+  /** Continue from the run's last checkpoint (the options and the setup must be the same). */
   resume?: boolean;
-  /** Asked before every step: true stops the run cleanly (e.g. on SIGINT). The last checkpoint stays. */
+  /**
+   * What else decides the run's result besides `options`: task, data subset, maximum length,
+   * tokenizer, starting model. Stored in options.json with the options; a resume with a
+   * different value is refused with the name of the differing entry. The trainer adds what it
+   * sees itself (`task`, `stepsPerEpoch`, `devExamples`).
+   */
+  setup?: Record<string, SetupValue>;
+  /**
+   * Asked before every step: true stops the run cleanly (e.g. on SIGINT). The last checkpoint stays.
+   * The trainer yields to the event loop before asking, so a signal handler gets to run.
+   */
   shouldStop?: (globalStep: number) => boolean;
   /** Log one JSONL line per step (default true when runDir is set). */
   logSteps?: boolean;
 }
 
-interface TrainerState {
+export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
   /** Optimizer steps completed. */
@@ -100,10 +116,82 @@ export function stepSeed(seed: number, step: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Options that must match for a resume to continue the same run. */
-function comparableOptions(o: TrainOptions): string {
-  const { progress: _p, ...rest } = o;
-  return JSON.stringify(rest, Object.keys(rest).sort());
+/** What options.json holds: the options and the setup that must match for a resume to continue the same run. */
+interface RunIdentity {
+  train: Record<string, unknown>;
+  setup: Record<string, SetupValue>;
+}
+
+function sorted<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+function runIdentity<B>(o: TrainOptions, data: TaskData<B>, stepsPerEpoch: number, setup: Record<string, SetupValue> = {}): RunIdentity {
+  const { progress: _p, ...train } = o;
+  return { train: sorted(train), setup: sorted({ task: data.name, stepsPerEpoch, devExamples: data.devLabels().length, ...setup }) };
+}
+
+/**
+ * Refuses to resume with other options or setup than options.json holds, naming every difference.
+ * Files of earlier versions hold the options only: their setup cannot be checked.
+ */
+function checkSameRun(path: string, now: RunIdentity): void {
+  let stored: RunIdentity;
+  try {
+    const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    stored = 'train' in raw && typeof raw.train === 'object'
+      ? raw as unknown as RunIdentity
+      : { train: raw, setup: {} };
+  } catch (err) {
+    throw new Error(`${path}: not JSON (${(err as Error).message}); restore it or use a new run directory`);
+  }
+  const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
+  const differences: string[] = [];
+  const compare = (a: Record<string, unknown>, b: Record<string, unknown>, onlyKnown: boolean) => {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (onlyKnown && !(k in b)) continue;
+      if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) differences.push(`${k} is ${show(a[k])} here but ${show(b[k])} in the run`);
+    }
+  };
+  compare(now.train, stored.train, false);
+  compare(now.setup, stored.setup ?? {}, true);
+  if (differences.length) {
+    throw new Error(`${path}: the run was started with other options: ${differences.join('; ')}. Resume with the same ones, or use a new run directory`);
+  }
+}
+
+/** Reads a checkpoint's trainer_state.json, checking every field; errors name the file and the field. */
+export function readTrainerState(path: string, stepsPerEpoch: number): TrainerState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: not JSON (${(err as Error).message}); the checkpoint is damaged`);
+  }
+  const bad = (field: string, want: string, got: unknown) =>
+    new Error(`${path}: field '${field}' must be ${want} (got ${JSON.stringify(got)}); the checkpoint is damaged or not from this trainer`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('(top level)', 'an object', raw);
+  const s = raw as Record<string, unknown>;
+  const count = (field: string, min: number) => {
+    const v = s[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw bad(field, `an integer >= ${min}`, v);
+    return v;
+  };
+  const epoch = count('epoch', 1);
+  const step = count('step', 0);
+  const optimizerStep = count('optimizerStep', 0);
+  if (!Array.isArray(s.history) || s.history.length !== epoch) throw bad('history', `a list of ${epoch} epoch records`, Array.isArray(s.history) ? `${s.history.length} records` : s.history);
+  s.history.forEach((r, i) => {
+    const e = r as Partial<EpochRecord> | null;
+    if (typeof e !== 'object' || e === null || e.kind !== 'epoch' || e.epoch !== i + 1 || typeof e.step !== 'number') {
+      throw bad(`history[${i}]`, `the record of epoch ${i + 1}`, e === null || typeof e !== 'object' ? e : { kind: e.kind, epoch: e.epoch });
+    }
+  });
+  // Every epoch has the same number of steps: another count means other data than the run's.
+  if (step !== epoch * stepsPerEpoch) {
+    throw bad('step', `${epoch} epochs x ${stepsPerEpoch} steps per epoch = ${epoch * stepsPerEpoch} for this data`, step);
+  }
+  return { epoch, step, optimizerStep, history: s.history as EpochRecord[] };
 }
 
 export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B>): Promise<TrainResult<M>> {
@@ -113,96 +201,103 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
   const optimizer = new AdamW({ weightDecay: options.weightDecay });
   let state: TrainerState = { epoch: 0, step: 0, optimizerStep: 0, history: [] };
 
+  const stepsPerEpoch = data.trainBatches(0).length;
+  const totalSteps = stepsPerEpoch * options.epochs;
+
   if (runDir) {
     const optPath = optionsPath(runDir);
-    const ckpt = latestCheckpoint(runDir);
-    if (run.resume && ckpt) {
-      if (existsSync(optPath) && readFileSync(optPath, 'utf8') !== comparableOptions(options)) {
-        throw new Error(`${optPath}: the run was started with other options; resume with the same ones or use a new run directory`);
-      }
-      model.dispose();
-      model = await ops.loadModel(ckpt);
-      state = JSON.parse(readFileSync(join(ckpt, 'trainer_state.json'), 'utf8')) as TrainerState;
-      optimizer.loadTensors(state.optimizerStep, ops.loadTensors(join(ckpt, 'optimizer.safetensors')));
-      // Drop step lines of the unfinished epoch: they will be written again.
-      truncateLogAfterStep(logPath(runDir), state.step);
-    } else if (!run.resume && ckpt) {
+    const identity = runIdentity(options, data, stepsPerEpoch, run.setup);
+    if (!run.resume && latestCheckpoint(runDir)) {
       throw new Error(`${runDir} already holds a run; pass --resume to continue it, or choose another directory`);
+    }
+    if (run.resume && existsSync(optPath)) checkSameRun(optPath, identity);
+    // Repair what a kill left (temporary folders, the link), keeping the latest checkpoint.
+    const ckpt = recoverRunDir(runDir);
+    if (ckpt) {
+      const loaded = await ops.loadModel(ckpt);
+      state = readTrainerState(join(ckpt, 'trainer_state.json'), stepsPerEpoch);
+      model.dispose();
+      model = loaded;
+      optimizer.loadTensors(state.optimizerStep, ops.loadTensors(join(ckpt, 'optimizer.safetensors')));
     } else {
       mkdirSync(runDir, { recursive: true });
     }
-    writeFileSync(optPath, comparableOptions(options));
+    // Lines after the checkpoint (of an unfinished epoch, or of a run killed before its first
+    // checkpoint) will be written again.
+    truncateLogAfterStep(logPath(runDir), state.step);
+    writeFileAtomic(optPath, JSON.stringify(identity, null, 2) + '\n');
   }
 
-  const stepsPerEpoch = data.trainBatches(0).length;
-  const totalSteps = stepsPerEpoch * options.epochs;
   const warmupSteps = Math.round(totalSteps * options.warmupRatio);
   const logSteps = run.logSteps ?? Boolean(runDir);
 
-  for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
-    const batches = data.trainBatches(epoch);
-    const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, batches.length, { quiet: !options.progress, unit: 'step' });
-    let lossSum = 0;
-    let tokens = 0;
-    const t0 = performance.now();
-    for (const batch of batches) {
-      if (run.shouldStop?.(state.step)) {
-        optimizer.dispose();
-        return { model, epochs: state.history, interrupted: true };
+  try {
+    for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
+      const batches = data.trainBatches(epoch);
+      const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, batches.length, { quiet: !options.progress, unit: 'step' });
+      let lossSum = 0;
+      let tokens = 0;
+      const t0 = performance.now();
+      for (const batch of batches) {
+        // The step below is synchronous: without this yield a SIGINT handler would never run.
+        if (run.shouldStop) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (run.shouldStop?.(state.step)) {
+          return { model, epochs: state.history, interrupted: true, stoppedAt: { epoch: epoch + 1, step: state.step, totalSteps } };
+        }
+        const lr = linearWarmupDecay(state.step, options.learningRate, warmupSteps, totalSteps);
+        const loss = trainStep(model, batch, ops, options, optimizer, lr, stepSeed(options.seed, state.step));
+        if (!loss.applied) {
+          const where = runDir ? `; the last good checkpoint is ${latestCheckpoint(runDir) ?? '(none yet)'}` : '';
+          const what = Number.isFinite(loss.total)
+            ? `gradient norm is not finite (task ${loss.gradNorm}, penalties ${loss.penaltyGradNorm}) at epoch ${epoch + 1}, step ${state.step + 1}; nothing was applied`
+            : `loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})`;
+          throw new NonFiniteLossError(what + where);
+        }
+        state.step += 1;
+        lossSum += loss.task;
+        tokens += data.batchTokens(batch);
+        if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm, penaltyGradNorm: loss.penaltyGradNorm });
+        bar.tick(1, `loss ${loss.task.toFixed(4)}`);
       }
-      const lr = linearWarmupDecay(state.step, options.learningRate, warmupSteps, totalSteps);
-      const loss = trainStep(model, batch, ops, options, optimizer, lr, stepSeed(options.seed, state.step));
-      if (!loss.applied) {
-        optimizer.dispose();
-        const where = runDir ? `; the last good checkpoint is ${latestCheckpoint(runDir) ?? '(none yet)'}` : '';
-        const what = Number.isFinite(loss.total)
-          ? `gradient norm is not finite (task ${loss.gradNorm}, penalties ${loss.penaltyGradNorm}) at epoch ${epoch + 1}, step ${state.step + 1}; nothing was applied`
-          : `loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})`;
-        throw new NonFiniteLossError(what + where);
-      }
-      state.step += 1;
-      lossSum += loss.task;
-      tokens += data.batchTokens(batch);
-      if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm, penaltyGradNorm: loss.penaltyGradNorm });
-      bar.tick(1, `loss ${loss.task.toFixed(4)}`);
-    }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    const regularizers = ops.regularizerValues(model, options);
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const regularizers = ops.regularizerValues(model, options);
 
-    let pruning: Record<string, unknown> | null = null;
-    if (options.mode === 'neuroprune') {
-      const { record, remap } = ops.pruneAfterEpoch(model, options);
-      pruning = record;
-      for (const [name, fn] of remap) {
-        if (fn) optimizer.remap(name, fn); else optimizer.drop(name);
+      let pruning: Record<string, unknown> | null = null;
+      if (options.mode === 'neuroprune') {
+        const { record, remap } = ops.pruneAfterEpoch(model, options);
+        pruning = record;
+        for (const [name, fn] of remap) {
+          if (fn) optimizer.remap(name, fn); else optimizer.drop(name);
+        }
+      }
+      if (epoch === options.epochs - 1 && options.targetSparsity !== undefined) {
+        ops.projectToSparsity(model, options.targetSparsity, options);
+      }
+
+      const e0 = performance.now();
+      const dev = evaluate(model, data);
+      const evalSeconds = (performance.now() - e0) / 1000;
+      const record: EpochRecord = {
+        kind: 'epoch', epoch: epoch + 1, step: state.step, mode: options.mode,
+        taskLoss: lossSum / Math.max(1, batches.length), regularizers, dev,
+        sparsity: ops.sparsity(model, options), pruning, trainSeconds, evalSeconds,
+        tokensPerSecond: tokens / Math.max(1e-9, trainSeconds),
+      };
+      state.history.push(record);
+      state.epoch = epoch + 1;
+      state.optimizerStep = optimizer.step;
+      if (runDir) {
+        appendJsonl(logPath(runDir), record);
+        await writeCheckpoint(runDir, state.epoch, async (dir) => {
+          await ops.saveModel(model, dir);
+          ops.saveTensors(join(dir, 'optimizer.safetensors'), optimizer.toTensors());
+          writeFileAtomic(join(dir, 'trainer_state.json'), JSON.stringify(state));
+        });
       }
     }
-    if (epoch === options.epochs - 1 && options.targetSparsity !== undefined) {
-      ops.projectToSparsity(model, options.targetSparsity, options);
-    }
-
-    const e0 = performance.now();
-    const dev = evaluate(model, data);
-    const evalSeconds = (performance.now() - e0) / 1000;
-    const record: EpochRecord = {
-      kind: 'epoch', epoch: epoch + 1, step: state.step, mode: options.mode,
-      taskLoss: lossSum / Math.max(1, batches.length), regularizers, dev,
-      sparsity: ops.sparsity(model, options), pruning, trainSeconds, evalSeconds,
-      tokensPerSecond: tokens / Math.max(1e-9, trainSeconds),
-    };
-    state.history.push(record);
-    state.epoch = epoch + 1;
-    state.optimizerStep = optimizer.step;
-    if (runDir) {
-      appendJsonl(logPath(runDir), record);
-      await writeCheckpointAtomically(runDir, async (dir) => {
-        await ops.saveModel(model, dir);
-        ops.saveTensors(join(dir, 'optimizer.safetensors'), optimizer.toTensors());
-        writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify(state));
-      });
-    }
+  } finally {
+    optimizer.dispose();
   }
-  optimizer.dispose();
   return { model, epochs: state.history, interrupted: false };
 }
 
@@ -265,11 +360,20 @@ export function evaluate<B>(model: TrainableModel<B>, data: TaskData<B>): Record
   return data.metrics(predictions, data.devLabels());
 }
 
-/** Keeps log lines up to `step` (and every epoch line), dropping those an interruption left behind. */
+/**
+ * Keeps the log lines up to `step`, each (kind, step) once, dropping what an interruption left
+ * behind; the rewrite is atomic, so a kill during it keeps the old log.
+ */
 function truncateLogAfterStep(path: string, step: number): void {
   if (!existsSync(path)) return;
-  const kept = readJsonl<{ kind: string; step: number }>(path).filter((r) => r.step <= step);
-  writeFileSync(path, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  if (step === 0) { rmSync(path, { force: true }); return; }
+  const records = readJsonl<{ kind: string; step: number }>(path);
+  // Of duplicates left by earlier versions, the last line is the one the checkpoint continues.
+  const last = new Map<string, number>();
+  records.forEach((r, i) => last.set(`${r.kind}:${r.step}`, i));
+  const kept = records.filter((r, i) => r.step <= step && last.get(`${r.kind}:${r.step}`) === i);
+  if (kept.length === records.length) return;
+  writeJsonlAtomic(path, kept);
 }
 
 export { NonFiniteLossError };

@@ -7,10 +7,11 @@ import { TRAIN_MODES, validateTrainOptions, type TrainMode } from '../../train/o
 import { latestCheckpoint } from '../../train/runDir';
 import { expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
 import { taskData } from '../../train/taskData';
-import { train } from '../../train/trainer';
+import { train, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
 import { loadModel, loadTask, tokenizerFiles } from '../setup';
 import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { describeStop, onFirstInterrupt, runSetup } from './train';
 
 const { mode: _mode, alpha: _alpha, beta: _beta, theta: _theta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
 
@@ -106,24 +107,28 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const runsDir = stringOption(values, 'runs-dir') ?? join('sweep', 'runs');
   mkdirSync(dirname(resultsFile), { recursive: true });
 
-  let stop = false;
-  const onSigint = () => { stop = true; process.stderr.write('\ninterrupt: stopping this point at the next step; rerun the same command to continue\n'); };
-  process.on('SIGINT', onSigint);
+  const interrupt = onFirstInterrupt('interrupt: stopping this point before its next step (Ctrl-C again to quit at once)');
+  const setup = runSetup(values, taskChoice);
   try {
     for (const [i, p] of todo.entries()) {
-      if (stop) return 130;
+      if (interrupt.stopRequested()) return 130;
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
-      const result = await runPoint(p, settings(p), base, task.name, data, runsDir, () => stop, {
+      const result = await runPoint(p, settings(p), base, task.name, data, runsDir, interrupt.stopRequested, {
         load: () => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
+        setup,
       });
-      if (!result) return 130;
+      if ('stopped' in result) {
+        // Not recorded: the point's run folder resumes when the same command runs again.
+        process.stderr.write(`point ${p.id}: ${describeStop(result.stopped, result.runDir)}; rerun the same command to continue\n`);
+        return 130;
+      }
       appendJsonl(resultsFile, result);
       console.log(`${p.id}: ${result.metricName} ${result.metric.toFixed(4)}, sparsity ${(100 * result.sparsity).toFixed(1)}%, heads ${result.headsKept}/${result.headsOriginal}`);
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 
@@ -134,15 +139,16 @@ function pointOptions(p: SweepPoint, base: ReturnType<typeof trainOptionsFrom>):
 
 async function runPoint(
   p: SweepPoint, settings: SweepSettings, base: ReturnType<typeof trainOptionsFrom>, taskName: string, data: ReturnType<typeof taskData>, runsDir: string,
-  shouldStop: () => boolean, make: { load: () => ReturnType<typeof loadModel>; ops: ReturnType<typeof neuropruneOps> },
-): Promise<SweepResult | null> {
+  shouldStop: () => boolean,
+  make: { load: () => ReturnType<typeof loadModel>; ops: ReturnType<typeof neuropruneOps>; setup: ReturnType<typeof runSetup> },
+): Promise<SweepResult | { stopped: TrainResult<unknown>; runDir: string }> {
   const options = pointOptions(p, base);
   const key = pointKey(p, settings);
   // The key's hash in the folder name: points of other settings never resume each other's runs.
   const runDir = join(runsDir, `${p.id.replace(/[^A-Za-z0-9_.=-]+/g, '_')}-${key.slice(key.indexOf('#') + 1)}`);
-  const r = await train({ model: make.load(), data, ops: make.ops, options, runDir, resume: latestCheckpoint(runDir) !== undefined, shouldStop });
+  const r = await train({ model: make.load(), data, ops: make.ops, options, runDir, resume: latestCheckpoint(runDir) !== undefined, setup: make.setup, shouldStop });
   r.model.dispose();
-  if (r.interrupted) return null;
+  if (r.interrupted) return { stopped: r, runDir };
   const last = r.epochs[r.epochs.length - 1];
   const [metricName, metric] = Object.entries(last.dev)[0];
   const s = last.sparsity as { unstructured: number; structured: number; headsKept: number; headsOriginal: number };

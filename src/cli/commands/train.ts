@@ -1,12 +1,14 @@
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { taskData } from '../../train/taskData';
 import { neuropruneOps } from '../../train/neuropruneOps';
-import { train, type EpochRecord } from '../../train/trainer';
+import { train, type EpochRecord, type SetupValue, type TrainResult } from '../../train/trainer';
 import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
-import { helpText, parseCommandArgs, stringOption, type OptionTable } from '../args';
-import { loadModel, loadTask, tokenizerFiles } from '../setup';
+import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
+import { DEFAULT_MODEL_DIR, loadModel, loadTask, tokenizerFiles, type TaskChoice } from '../setup';
 import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 
 export const TRAIN_TABLE: OptionTable = {
@@ -41,6 +43,71 @@ export function formatEpoch(e: EpochRecord): string {
     `${e.trainSeconds.toFixed(1)} s train + ${e.evalSeconds.toFixed(1)} s eval, ${Math.round(e.tokensPerSecond)} tokens/s`;
 }
 
+/**
+ * The setup of a run besides its hyperparameters, by flag: a resume with a different one is
+ * refused (see `RunOptions.setup`). Paths are made absolute; the tokenizer is identified by the
+ * contents of its files, so that another vocabulary under the same path is caught too.
+ */
+export function runSetup(values: Parsed['values'], choice: TaskChoice): Record<string, SetupValue> {
+  const path = (name: string) => { const v = stringOption(values, name); return v === undefined ? null : resolve(v); };
+  const hash = createHash('sha256');
+  for (const f of tokenizerFiles(choice)) hash.update(basename(f)).update('\0').update(readFileSync(f)).update('\0');
+  const config = path('config');
+  return {
+    '--task': choice.task,
+    '--glue-dir': path('glue-dir'),
+    '--model': path('model') ?? (config === null && choice.task === 'negation' ? resolve(DEFAULT_MODEL_DIR) : null),
+    '--config': config,
+    '--max-length': choice.maxLength ?? null,
+    '--limit-train': stringOption(values, 'limit-train') === undefined ? null : Number(stringOption(values, 'limit-train')),
+    '--limit-dev': stringOption(values, 'limit-dev') === undefined ? null : Number(stringOption(values, 'limit-dev')),
+    tokenizer: hash.digest('hex').slice(0, 16),
+  };
+}
+
+/** Quotes an argument for a POSIX shell when it needs it. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that continues this run: the same arguments, with `--out` and `--resume` given once. */
+export function resumeCommand(argv: string[], runDir: string): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--out') { i++; continue; }
+    if (argv[i].startsWith('--out=') || argv[i] === '--resume') continue;
+    kept.push(argv[i]);
+  }
+  return ['neuroprune', 'train', ...kept, '--out', runDir, '--resume'].map(shellQuote).join(' ');
+}
+
+/**
+ * Ctrl-C: the first asks the run to stop before its next step (the trainer yields to the event
+ * loop once per step, so this handler runs); it then removes itself, so a second Ctrl-C gets
+ * Node's default action and ends the process at once, even in the middle of a step: the run
+ * folder is safe at every instant.
+ */
+export function onFirstInterrupt(message: string): { stopRequested: () => boolean; dispose: () => void } {
+  let stop = false;
+  const handler = () => {
+    stop = true;
+    process.stderr.write(`\n${message}\n`);
+  };
+  process.once('SIGINT', handler);
+  return { stopRequested: () => stop, dispose: () => { process.off('SIGINT', handler); } };
+}
+
+/** Where an interrupted run stopped and what a resume will redo, in one line. */
+export function describeStop(result: TrainResult<unknown>, runDir: string): string {
+  const at = result.stoppedAt;
+  const ckpt = latestCheckpoint(runDir);
+  const where = at ? `stopped in epoch ${at.epoch} after step ${at.step} of ${at.totalSteps}` : 'stopped';
+  const kept = ckpt
+    ? `the last checkpoint is ${ckpt} (epoch ${result.epochs.length}); a resume redoes the steps after it`
+    : 'no epoch finished, so a resume starts from the beginning';
+  return `${where}; ${kept}`;
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, TRAIN_TABLE, 'train');
   if (values.help) { console.log(TRAIN_HELP); return 0; }
@@ -59,31 +126,24 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
   process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write('\ninterrupt: stopping before the next step (Ctrl-C again to quit now)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = onFirstInterrupt('interrupt: stopping before the next step (Ctrl-C again to quit at once)');
   try {
     const result = await train({
-      model, data, options, runDir, resume: values.resume === true,
+      model, data, options, runDir, resume: values.resume === true, setup: runSetup(values, taskChoice),
       ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
-      shouldStop: () => stopRequested,
+      shouldStop: interrupt.stopRequested,
     });
     if (json) console.log(JSON.stringify({ runDir, interrupted: result.interrupted, epochs: result.epochs }, null, 2));
     else for (const e of result.epochs) console.log(formatEpoch(e));
-    const ckpt = latestCheckpoint(runDir);
     if (result.interrupted) {
-      process.stderr.write(`stopped; the last checkpoint is ${ckpt ?? '(none: no epoch finished)'}. Continue with: neuroprune train ${argv.join(' ')} --out ${runDir} --resume\n`);
+      process.stderr.write(`${describeStop(result, runDir)}.\nContinue with: ${resumeCommand(argv, runDir)}\n`);
       result.model.dispose();
       return 130;
     }
-    if (!json) console.log(`model: ${ckpt}`);
+    if (!json) console.log(`model: ${latestCheckpoint(runDir)}`);
     result.model.dispose();
     return 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
