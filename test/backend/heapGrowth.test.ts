@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../../src/backend';
+import { values } from './values';
 import { installWasmKernels, loadNativeBlas, nativeAdamWUpdate, trainingKernelCalls } from '../../src/backend/kernels';
 
 interface Heap { HEAPU8: Uint8Array; _malloc(n: number): number; _free(p: number): void }
@@ -101,16 +102,6 @@ function callKernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Reco
   });
 }
 
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 type Case = [name: string, kernel: string, inputs: () => Record<string, tf.Tensor>, attrs?: Record<string, unknown>];
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { describeBackend, initBackend } from '../../src/backend';
+import { values } from './values';
 import {
   gelu, installWasmKernels, layerNorm, loadNativeBlas, softmaxLastAxis, uninstallWasmKernels, wasmKernelReport,
 } from '../../src/backend/kernels';
@@ -19,16 +20,6 @@ const nativeAvailable = nativeLoad.ok;
 const modes = ['native', 'wasm'] as const;
 const firstMode = nativeAvailable ? 'native' : 'wasm';
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
-import { main } from '../../src/cli/main';
+import { runCli } from './runCli';
 import { readJsonl } from '../../src/train/jsonl';
 import * as tf from '@tensorflow/tfjs';
 import { encodeSafetensors, loadBertCheckpoint, parseBertConfig, saveBertCheckpoint, serializeBertConfig } from '../../src/checkpoint';
@@ -17,20 +17,7 @@ import { BertForSequenceClassification } from '../../src/models/bert';
 let root: string;
 const QUICK = ['--limit-train', '64', '--limit-dev', '32', '--batch-size', '16', '--quiet'];
 
-/** Runs the command in-process and returns its exit code and what it printed. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')); });
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(((s: string) => { err.push(String(s)); return true; }) as typeof process.stderr.write);
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('') };
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-  }
-}
+const run = runCli;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'np-cli-'));

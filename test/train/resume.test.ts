@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
-import { BertForSequenceClassification, type BertConfig } from '../../src/models/bert';
-import { BertTaskModel } from '../../src/train/bertTask';
+import { tinyBertTaskModel } from './tinyBert';
+import type { BertTaskModel } from '../../src/train/bertTask';
 import { neuropruneOps } from '../../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options';
 import { builtinTask, taskData } from '../../src/train/taskData';
@@ -31,15 +31,7 @@ const task = builtinTask();
 // One step per epoch keeps the hundreds of crash runs cheap; the checkpoint write is the same.
 const data = taskData(task, { batchSize: 16, seed: 7, padId: task.tokenizer.special.pad, limitTrain: 16, limitDev: 16 });
 
-function tinyConfig(): BertConfig {
-  return {
-    vocab_size: task.tokenizer.vocabSize, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
-    intermediate_size: 16, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    max_position_embeddings: 32, type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12,
-    pad_token_id: 0, num_labels: 2,
-  };
-}
-const newModel = () => new BertTaskModel(BertForSequenceClassification.random(tinyConfig(), { seed: 3 }));
+const newModel = () => tinyBertTaskModel(task.tokenizer.vocabSize);
 const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, mode: 'neuroprune', epochs: 2, batchSize: 16, theta: 0.05, alpha: 1e-3, beta: 1e-3, progress: false };
 
 function weights(m: BertTaskModel): Map<string, number[]> {

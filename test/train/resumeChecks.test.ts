@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
-import { BertForSequenceClassification, type BertConfig } from '../../src/models/bert';
-import { BertTaskModel } from '../../src/train/bertTask';
+import { tinyBertTaskModel } from './tinyBert';
+import type { BertTaskModel } from '../../src/train/bertTask';
 import { neuropruneOps } from '../../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options';
 import { builtinTask, taskData } from '../../src/train/taskData';
@@ -19,15 +19,7 @@ const task = builtinTask();
 const dataOf = (limitTrain: number, limitDev = 16) => taskData(task, { batchSize: 16, seed: 7, padId: task.tokenizer.special.pad, limitTrain, limitDev });
 const data = dataOf(32);
 
-function tinyConfig(): BertConfig {
-  return {
-    vocab_size: task.tokenizer.vocabSize, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
-    intermediate_size: 16, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    max_position_embeddings: 32, type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12,
-    pad_token_id: 0, num_labels: 2,
-  };
-}
-const newModel = () => new BertTaskModel(BertForSequenceClassification.random(tinyConfig(), { seed: 3 }));
+const newModel = () => tinyBertTaskModel(task.tokenizer.vocabSize);
 const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, mode: 'finetune', epochs: 2, batchSize: 16, progress: false };
 
 let root: string;

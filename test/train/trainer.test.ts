@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
-import { BertForSequenceClassification, type BertConfig } from '../../src/models/bert';
-import { BertTaskModel } from '../../src/train/bertTask';
+import { tinyBertTaskModel } from './tinyBert';
+import type { BertTaskModel } from '../../src/train/bertTask';
 import { neuropruneOps } from '../../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options';
 import { builtinTask, taskData } from '../../src/train/taskData';
@@ -17,16 +17,7 @@ import { latestCheckpoint } from '../../src/train/runDir';
 const task = builtinTask();
 const data = taskData(task, { batchSize: 16, seed: 7, padId: task.tokenizer.special.pad, limitTrain: 64, limitDev: 32 });
 
-function tinyConfig(): BertConfig {
-  return {
-    vocab_size: task.tokenizer.vocabSize, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4,
-    intermediate_size: 32, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    max_position_embeddings: 32, type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12,
-    pad_token_id: 0, num_labels: 2,
-  };
-}
-
-const newModel = () => new BertTaskModel(BertForSequenceClassification.random(tinyConfig(), { seed: 3 }));
+const newModel = () => tinyBertTaskModel(task.tokenizer.vocabSize, { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32 });
 const options = (o: Partial<TrainOptions> = {}): TrainOptions => ({ ...DEFAULT_TRAIN_OPTIONS, epochs: 2, batchSize: 16, progress: false, ...o });
 
 function weights(m: BertTaskModel): Map<string, Float32Array> {
