@@ -26,6 +26,7 @@ import { BertTaskModel } from '../src/train/bertTask';
 import { neuropruneOps } from '../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options';
 import { builtinTask, taskData } from '../src/train/taskData';
+import { latestCheckpoint } from '../src/train/runDir';
 import { evaluate, train, type EpochRecord } from '../src/train/trainer';
 
 const args = process.argv.slice(2);
@@ -59,8 +60,8 @@ async function main(): Promise<void> {
     const start = new BertTaskModel(BertForSequenceClassification.random(config, { seed: 1 }));
     const pre = await train({ model: start, data, ops, options: { ...base, mode: 'finetune', epochs: 5, learningRate: 5e-4 }, runDir: join(work, 'pre') });
     pre.model.dispose();
-    startDir = join(work, 'pre', 'checkpoint');
-    if (START) { cpSync(startDir, START, { recursive: true }); startDir = START; }
+    startDir = latestCheckpoint(join(work, 'pre'))!;
+    if (START) { cpSync(startDir, START, { recursive: true, dereference: true }); startDir = START; }
   }
   const startModel = new BertTaskModel(loadBertCheckpoint(startDir).model);
   const startAccuracy = evaluate(startModel, data).accuracy;

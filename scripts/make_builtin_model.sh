@@ -10,7 +10,7 @@ node dist/cli/main.js train --config data/configs/bert-small-negation.json --mod
   --epochs 10 --lr 1e-3 --seed 42 --quiet --out "$out/run"
 rm -rf data/models/bert-small-negation
 mkdir -p data/models
-cp -r "$out/run/checkpoint" data/models/bert-small-negation
+cp -rL "$out/run/checkpoint" data/models/bert-small-negation   # -L: checkpoint is a link to checkpoint-<epoch>
 rm -f data/models/bert-small-negation/optimizer.safetensors data/models/bert-small-negation/trainer_state.json
 rm -rf "$out"
 echo "wrote data/models/bert-small-negation"
