@@ -10,7 +10,7 @@
  * be read against the work that remains. Each mode runs `--repeats` times, the modes alternating,
  * and the fastest time of each epoch is kept, which spreads the load of other processes over both.
  *
- *   npx tsx bench/epoch_time.ts [--epochs=3] [--repeats=2] [--limit-train=4000] [--alpha=1e-3] [--beta=1e-2]
+ *   npx tsx bench/epoch_time.ts [--epochs=3] [--repeats=2] [--limit-train=4000] [--alpha=1e-4] [--beta=1e-2]
  *                               [--theta=0.1] [--start=DIR] [--markdown]
  *
  * `--start=DIR` keeps the starting model in DIR (trained there once, reused by later runs).
@@ -47,10 +47,11 @@ const config: BertConfig = {
 
 async function main(): Promise<void> {
   const report = await initBackend();
+  const loadBefore = os.loadavg()[0];
   const work = mkdtempSync(join(tmpdir(), 'np-epoch-'));
   const data = taskData(task, { batchSize: 32, seed: 1, padId: task.tokenizer.special.pad, limitTrain: LIMIT });
   // The regularizer weights that suit a model depend on its size: these keep this one's accuracy.
-  const base: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, progress: false, alpha: arg('alpha', 1e-3), beta: arg('beta', 1e-2), theta: arg('theta', 0.1) };
+  const base: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, progress: false, alpha: arg('alpha', 1e-4), beta: arg('beta', 1e-2), theta: arg('theta', 0.1) };
   const ops = neuropruneOps({ numLabels: 2 });
 
   // 1. The trained starting point.
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
-    `backend: ${describeBackend(report)[0]}; machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}`,
+    `backend: ${describeBackend(report)[0]}; machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}; load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
     `model: 4 layers, d 256, 8 heads, MLP 1024; ${LIMIT} training examples of the built-in task, batch 32; starting dev accuracy ${startAccuracy.toFixed(3)}`,
     `neuroprune: alpha ${base.alpha}, beta ${base.beta}, theta ${base.theta}, eps ${base.eps}, compaction on; fastest of ${REPEATS} runs per epoch`,
     '',
