@@ -112,7 +112,7 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     report = { mode: 'wasm', detail: `transpose-first wasm matmul (${native.reason})`, threads: 1 };
     if (!native.ok && !native.deliberate && mode !== 'wasm') {
       report.warning = `native OpenBLAS kernels not in use (${native.reason}): each training step is about ${NATIVE_SPEEDUP} slower `
-        + '(BENCHMARKS.md); install a C++ compiler and OpenBLAS (apt-get install build-essential libopenblas-dev), then run npm run build:native';
+        + '(BENCHMARKS.md) and, without the native backend, every tensor lives in the wasm heap (a process dies near 4 GiB); install a C++ compiler and OpenBLAS (apt-get install build-essential libopenblas-dev), then run npm run build:native';
     }
   }
   return report;
