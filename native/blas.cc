@@ -997,6 +997,68 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Dropout from a counter-based hash: element i is kept when hash(seed, i) >> 8 >= threshold
+// (threshold = round(rate * 2^24)), and then scaled by `scale` = 1 / (1 - rate). No state and no
+// stored mask: the gradient is the same call on dy with the same seed, and any chunk of the
+// tensor can be computed by any thread. src/backend/kernels/dropout.ts computes the same hash in
+// JavaScript for the backends without the addon, so every backend draws the same masks.
+
+inline uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+TARGETS void dropoutRange(const float *x, float *y, size_t a, size_t b, uint32_t seedHash, uint32_t threshold, float scale) {
+  for (size_t i = a; i < b; i++) {
+    const uint32_t h = fmix32(seedHash + (uint32_t)i * 0x9e3779b1u);
+    y[i] = (h >> 8) >= threshold ? x[i] * scale : 0.0f;
+  }
+}
+
+// dropout(x, y, n, seed, threshold, scale)
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  Args A(env, info, 6, "dropout");
+  const size_t n = A.size(2, "n", 4294967296.0);
+  const size_t seed = A.size(3, "seed", 4294967295.0), threshold = A.size(4, "threshold", 16777216.0);
+  const double scale = A.number(5);
+  const float *x = A.f32(0, "x", n);
+  float *y = A.f32(1, "y", n);
+  if (!A.ok()) return A.raise();
+  const uint32_t seedHash = fmix32((uint32_t)seed ^ 0x5bd1e995u);
+  parallelRanges(n, n, [&](size_t a, size_t b, int) { dropoutRange(x, y, a, b, seedHash, (uint32_t)threshold, (float)scale); });
+  return nullptr;
+}
+
+// scatterAddRows(rows, updates, out, sliceSize, numSlices): out = zeros, then
+// out[rows[u], :] += updates[u, :] for every u (ScatterNd into zeros, the gradient of a gather).
+// One thread: rows may repeat, and this is one pass over the updates.
+napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
+  Args A(env, info, 5, "scatterAddRows");
+  size_t nRows = 0;
+  const int32_t *rows = A.i32(0, "rows", &nRows);
+  const size_t sliceSize = A.size(3, "sliceSize"), numSlices = A.size(4, "numSlices");
+  const float *upd = A.f32(1, "updates", A.mul(nRows, sliceSize, "rows * sliceSize"));
+  float *out = A.f32(2, "out", A.mul(numSlices, sliceSize, "numSlices * sliceSize"));
+  for (size_t u = 0; A.ok() && u < nRows; u++) {
+    if (rows[u] < 0 || (size_t)rows[u] >= numSlices) {
+      A.fail(false, "row " + std::to_string(rows[u]) + " (update " + std::to_string(u) + ") is outside [0, " + std::to_string(numSlices) + ")");
+    }
+  }
+  if (!A.ok()) return A.raise();
+  std::memset(out, 0, sizeof(float) * numSlices * sliceSize);
+  for (size_t u = 0; u < nRows; u++) {
+    float *dst = out + (size_t)rows[u] * sliceSize;
+    const float *src = upd + u * sliceSize;
+    for (size_t k = 0; k < sliceSize; k++) dst[k] += src[k];
+  }
+  return nullptr;
+}
+
 int processors() { return (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)); }
 
 // setThreads(n): threads per product, 0 for one per processor; returns the value in force.
@@ -1051,6 +1113,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scatterAddRows", nullptr, ScatterAddRows, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -25,6 +25,7 @@ import { heapScatterNd, nativeSum } from './kernels/reduce';
 import { TRAINING_KERNELS, registerTrainingBlas, wasmTrainingKernels } from './kernels/training';
 import { ELEMENTWISE_KERNELS, elementwiseKernels } from './kernels/elementwise';
 import { typedArrayGather } from './kernels/gather';
+import { DROPOUT_KERNELS, dropoutKernels } from './kernels/dropout';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -111,7 +112,7 @@ let registeredWith: NativeBlas | undefined;
 
 /** The kernels this backend runs in the addon (or in one typed-array pass) instead of the cpu backend's JavaScript. */
 export function nativeBackendKernels(): string[] {
-  return ['BatchMatMul', '_FusedMatMul', 'Sum', 'ScatterNd', 'GatherV2', ...FUSED_KERNELS, ...TRAINING_KERNELS, ...ELEMENTWISE_KERNELS];
+  return ['BatchMatMul', '_FusedMatMul', 'Sum', 'ScatterNd', 'GatherV2', ...FUSED_KERNELS, ...DROPOUT_KERNELS, ...TRAINING_KERNELS, ...ELEMENTWISE_KERNELS];
 }
 
 /**
@@ -137,12 +138,14 @@ export function registerNativeBackend(blas: NativeBlas): void {
   put('_FusedMatMul', fn(nativeFusedMatMul(blas, cpuFallback('_FusedMatMul')) as HeapKernel));
   put('Sum', fn(nativeSum(blas, cpuFallback('Sum')) as HeapKernel));
   // The embedding gradient: one pass over typed arrays instead of the cpu kernel's TensorBuffer walk.
-  put('ScatterNd', fn(heapScatterNd(cpuFallback('ScatterNd')) as HeapKernel));
+  put('ScatterNd', fn(heapScatterNd(cpuFallback('ScatterNd'), blas) as HeapKernel));
   put('GatherV2', fn(typedArrayGather(cpuFallback('GatherV2')) as HeapKernel));
   const fused = wasmFusedKernels(blas);
   for (const name of FUSED_KERNELS) put(name, fn(fused[name] as HeapKernel));
   const training = wasmTrainingKernels(blas);
   for (const name of TRAINING_KERNELS) put(name, fn(training[name] as HeapKernel));
+  const dropout = dropoutKernels(blas);
+  for (const name of DROPOUT_KERNELS) put(name, fn(dropout[name] as HeapKernel));
   const elementwise = elementwiseKernels(blas, cpuFallback);
   for (const name of ELEMENTWISE_KERNELS) put(name, fn(elementwise[name] as HeapKernel));
   registerTrainingBlas(NATIVE_BACKEND, blas, (backend) => heapOf(backend));

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../../src/backend';
-import { gelu, layerNorm, loadNativeBlas, softmaxLastAxis, trainingKernelCalls } from '../../src/backend/kernels';
+import { dropout, dropoutMask, gelu, layerNorm, loadNativeBlas, softmaxLastAxis, trainingKernelCalls } from '../../src/backend/kernels';
 import { nativeBackendKernels } from '../../src/backend/nativeBackend';
 import { BertForSequenceClassification, bertLoss, embeddingLookup, type BertConfig } from '../../src/models/bert';
 import { attentionGroupL12, mlpPreferentialL1 } from '../../src/neuroprune/regularizers';
@@ -80,6 +80,7 @@ function withGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: () => tf.Tensor
 
 describe.skipIf(!built)(`native backend${skipReason}`, () => {
   beforeAll(async () => {
+    await initBackend({ force: 'cpu' }); // initialises the reference backend without its banner
     const report = await initBackend({ force: 'native' });
     expect(report.picked).toBe('native');
   });
@@ -207,6 +208,28 @@ describe.skipIf(!built)(`native backend${skipReason}`, () => {
     it('refuses an index outside the table, naming it', async () => {
       await tf.setBackend('native');
       expect(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([0, 3], 'int32'))).toThrow(/index 3.*\[0, 2\]/);
+    });
+  });
+
+  describe('dropout (counter-based hash: the same mask on every backend)', () => {
+    for (const [shape, rate] of [[[64, 50], 0.1], [[3, 7, 5], 0.5], [[1, 9], 0.9], [[0, 3], 0.1]] as [number[], number][]) {
+      it(`[${shape}] at rate ${rate}: the cpu backend's values and gradient, the kept fraction near 1 - rate`, async () => {
+        await agree(withGrads((x) => dropout(x, rate, 12345), () => [t(shape, 25)]), 0, size(shape) > 0 ? 'NeuropruneDropout' : undefined);
+        const n = size(shape);
+        if (n >= 1000) {
+          const kept = dropoutMask(n, rate, 12345).filter((v) => v !== 0).length / n;
+          // Binomial: 4 standard deviations.
+          expect(Math.abs(kept - (1 - rate))).toBeLessThan(4 * Math.sqrt((rate * (1 - rate)) / n));
+        }
+      });
+    }
+    it('another seed draws another mask; the gradient is the mask times 1 / (1 - rate)', async () => {
+      await tf.setBackend('native');
+      const a = dropoutMask(1000, 0.3, 1), b = dropoutMask(1000, 0.3, 2);
+      expect(a.some((v, i) => (v === 0) !== (b[i] === 0))).toBe(true);
+      const g = tf.grad((x: tf.Tensor) => tf.sum(dropout(x, 0.3, 1)))(tf.ones([1000])).dataSync();
+      g.forEach((v, i) => expect(v).toBe(a[i]));
+      expect(new Set(a)).toEqual(new Set([0, Math.fround(1 / 0.7)]));
     });
   });
 

@@ -58,6 +58,10 @@ export interface NativeBlas {
   binary(a: Float32Array, b: Float32Array, out: Float32Array, op: number, outShape: Int32Array, aShape: Int32Array, bShape: Int32Array): void;
   /** `out` = `x` (of `shape`) with its dims permuted: out dim i is x dim perm[i]. 4-byte elements. */
   transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  /** `y[i] = keep(seed, i) ? x[i] * scale : 0` (see kernels/dropout.ts for `keep`). */
+  dropout(x: Float32Array, y: Float32Array, n: number, seed: number, threshold: number, scale: number): void;
+  /** `out` = zeros, then `out[rows[u], :] += updates[u, :]`; throws on a row outside `[0, numSlices)`. */
+  scatterAddRows(rows: Int32Array, updates: Float32Array, out: Float32Array, sliceSize: number, numSlices: number): void;
 }
 
 export const ACTIVATION_CODES: Record<string, number> = {
