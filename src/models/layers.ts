@@ -91,8 +91,11 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, dropou
   const q = splitHeads(linear(xq, block.query), numHeads, headSize);
   const k = splitHeads(linear(xkv, block.key), numHeads, headSize);
   const v = splitHeads(linear(xkv, block.value), numHeads, headSize);
-  let scores = tf.matMul(q, k, false, true);
-  scores = tf.mul(scores, inputs.scale ?? 1 / Math.sqrt(headSize));
+  // The scale is applied to q ([B, h, Tq, dh]) rather than to the scores ([B, h, Tq, Tk]): the
+  // same product up to rounding, one pass over a tensor Tk/dh times smaller each way, and the
+  // scores are not kept for the backward pass of a multiplication.
+  const scale = inputs.scale ?? 1 / Math.sqrt(headSize);
+  let scores = tf.matMul(scale === 1 ? q : tf.mul(q, scale), k, false, true);
   if (inputs.positionBias) scores = tf.add(scores, inputs.positionBias);
   if (inputs.additiveMask) scores = tf.add(scores, inputs.additiveMask);
   let probs = fused.softmaxLastAxis(scores);
