@@ -4,10 +4,11 @@
 
   python3 bench/train_step.py --threads 1 --layers 6 --hidden 384 --heads 12 --intermediate 1536 --batch 16 --seq 128
 
-Prints one JSON line: {"threads", "batch", "seq", "steps", "seconds_per_step", "tokens_per_second", "torch"}.
+Prints one JSON line: {"threads", "batch", "seq", "steps", "seconds_per_step", "tokens_per_second", "torch", "max_rss_mib"}.
 """
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -76,7 +77,9 @@ def main() -> None:
         step()
     sec = (time.perf_counter() - t0) / a.steps
     print(json.dumps({"threads": a.threads, "batch": a.batch, "seq": a.seq, "steps": a.steps, "seconds_per_step": sec,
-                      "tokens_per_second": a.batch * a.seq / sec, "torch": torch.__version__.split("+")[0]}))
+                      "tokens_per_second": a.batch * a.seq / sec, "torch": torch.__version__.split("+")[0],
+                      # Peak resident set of this process (Linux: KiB), as the TypeScript side reports its own.
+                      "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":

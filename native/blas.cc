@@ -1,4 +1,5 @@
-// N-API addon: single-precision GEMM over OpenBLAS for the TF.js wasm backend.
+// N-API addon: single-precision GEMM over OpenBLAS and fused kernels for the TF.js wasm backend
+// and for the `native` backend (src/backend/nativeBackend.ts).
 //
 // The wasm backend keeps every tensor in one WebAssembly.Memory. The JS side passes
 // Float32Array views on that memory, so the products run in place with no copy in or out.
@@ -790,6 +791,274 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Elementwise arithmetic with NumPy broadcasting, and Transpose, for the `native` TF.js backend.
+// TF.js's cpu backend runs both in JavaScript with an index-to-coordinates conversion (and two
+// small array allocations) per element whenever an operand broadcasts or a transpose is not the
+// identity: 100-200 ns per element, which made a bias add over [4096, 1536] cost more than the
+// product before it. Here the dimensions are first collapsed (dims of extent 1 dropped, adjacent
+// dims merged where both operands step through them alike), so the inner loop runs over the
+// longest contiguous run.
+
+enum BinOp { ADD = 0, SUB = 1, MUL = 2, DIV = 3 };
+
+// Under -ffast-math a division by a value that is constant over a loop (a broadcast divisor) may
+// become a multiplication by its reciprocal: at most 1 ulp from TF.js's quotient.
+template <int OP>
+inline float apply(float x, float y) {
+  if (OP == ADD) return x + y;
+  if (OP == SUB) return x - y;
+  if (OP == MUL) return x * y;
+  return x / y;
+}
+
+// out[0..n) = a[i * sa] op b[i * sb], sa and sb each 0 or 1.
+template <int OP>
+TARGETS void binaryRun(const float *a, const float *b, float *out, size_t n, int sa, int sb) {
+  if (sa && sb) for (size_t i = 0; i < n; i++) out[i] = apply<OP>(a[i], b[i]);
+  else if (sa) { const float y = b[0]; for (size_t i = 0; i < n; i++) out[i] = apply<OP>(a[i], y); }
+  else if (sb) { const float x = a[0]; for (size_t i = 0; i < n; i++) out[i] = apply<OP>(x, b[i]); }
+  else { const float v = apply<OP>(a[0], b[0]); for (size_t i = 0; i < n; i++) out[i] = v; }
+}
+
+struct Dims {
+  // Collapsed extents (outermost first) and each operand's stride in elements (0 = broadcast).
+  std::vector<size_t> extent, sa, sb;
+};
+
+// out = broadcast(a) op broadcast(b), shapes given padded to one rank.
+Dims collapse(const std::vector<size_t> &out, const std::vector<size_t> &as, const std::vector<size_t> &bs) {
+  const size_t r = out.size();
+  std::vector<size_t> stA(r), stB(r);
+  size_t ma = 1, mb = 1;
+  for (size_t i = r; i-- > 0;) {
+    stA[i] = as[i] == 1 ? 0 : ma;
+    stB[i] = bs[i] == 1 ? 0 : mb;
+    ma *= as[i];
+    mb *= bs[i];
+  }
+  Dims d;
+  for (size_t i = 0; i < r; i++) {
+    if (out[i] == 1) continue;
+    if (!d.extent.empty()) {
+      const size_t j = d.extent.size() - 1;
+      // Merge with the previous dim when each operand's stride there is this dim's stride times
+      // this extent (contiguous across both), or 0 in both.
+      if (d.sa[j] == stA[i] * out[i] && d.sb[j] == stB[i] * out[i]) {
+        d.extent[j] *= out[i];
+        d.sa[j] = stA[i];
+        d.sb[j] = stB[i];
+        continue;
+      }
+    }
+    d.extent.push_back(out[i]);
+    d.sa.push_back(stA[i]);
+    d.sb.push_back(stB[i]);
+  }
+  if (d.extent.empty()) { d.extent.push_back(1); d.sa.push_back(0); d.sb.push_back(0); }
+  return d;
+}
+
+template <int OP>
+void binaryRows(const float *a, const float *b, float *out, const Dims &d, size_t r0, size_t r1) {
+  const size_t rank = d.extent.size(), inner = d.extent[rank - 1];
+  const int ia = d.sa[rank - 1] ? 1 : 0, ib = d.sb[rank - 1] ? 1 : 0;
+  // Coordinates of row r0 over the outer dims, then an odometer.
+  std::vector<size_t> idx(rank, 0);
+  size_t offA = 0, offB = 0, rem = r0;
+  for (size_t i = rank - 1; i-- > 0;) {
+    idx[i] = rem % d.extent[i];
+    rem /= d.extent[i];
+    offA += idx[i] * d.sa[i];
+    offB += idx[i] * d.sb[i];
+  }
+  for (size_t row = r0; row < r1; row++) {
+    binaryRun<OP>(a + offA, b + offB, out + row * inner, inner, ia, ib);
+    for (size_t i = rank - 1; i-- > 0;) {
+      offA += d.sa[i];
+      offB += d.sb[i];
+      if (++idx[i] < d.extent[i]) break;
+      offA -= d.sa[i] * d.extent[i];
+      offB -= d.sb[i] * d.extent[i];
+      idx[i] = 0;
+    }
+  }
+}
+
+// Reads an Int32Array of dims (each >= 0) into `dims`; false (with the error set) otherwise.
+bool readDims(Args &A, size_t i, const char *name, std::vector<size_t> &dims) {
+  size_t n = 0;
+  int32_t *p = A.i32(i, name, &n);
+  if (!A.ok()) return false;
+  dims.resize(n);
+  for (size_t j = 0; j < n; j++) {
+    if (p[j] < 0) { A.fail(false, std::string(name) + " has a negative dimension"); return false; }
+    dims[j] = (size_t)p[j];
+  }
+  return true;
+}
+
+size_t product(Args &A, const std::vector<size_t> &dims, const char *name) {
+  size_t p = 1;
+  for (size_t d : dims) p = A.mul(p, d, name);
+  return p;
+}
+
+// binary(a, b, out, op, outShape, aShape, bShape): out = a op b with NumPy broadcasting; the three
+// shapes are Int32Arrays of one rank (the caller pads with leading 1s); op 0 add, 1 sub, 2 mul, 3 div.
+napi_value Binary(napi_env env, napi_callback_info info) {
+  Args A(env, info, 7, "binary");
+  const size_t op = A.size(3, "op", DIV);
+  std::vector<size_t> os, as, bs;
+  readDims(A, 4, "outShape", os) && readDims(A, 5, "aShape", as) && readDims(A, 6, "bShape", bs);
+  if (A.ok() && (as.size() != os.size() || bs.size() != os.size())) A.fail(false, "outShape, aShape and bShape differ in rank");
+  for (size_t i = 0; A.ok() && i < os.size(); i++) {
+    if ((as[i] != os[i] && as[i] != 1) || (bs[i] != os[i] && bs[i] != 1)) {
+      A.fail(false, "dimension " + std::to_string(i) + " of aShape/bShape (" + std::to_string(as[i]) + ", " + std::to_string(bs[i]) +
+             ") does not broadcast to " + std::to_string(os[i]));
+    }
+  }
+  const size_t nOut = product(A, os, "outShape size"), nA = product(A, as, "aShape size"), nB = product(A, bs, "bShape size");
+  const float *a = A.f32(0, "a", nA), *b = A.f32(1, "b", nB);
+  float *out = A.f32(2, "out", nOut);
+  if (!A.ok()) return A.raise();
+  if (nOut == 0) return nullptr;
+  const Dims d = collapse(os, as, bs);
+  const size_t rows = nOut / d.extent.back();
+  auto run = [&](auto tag) {
+    constexpr int OP = decltype(tag)::value;
+    parallelRanges(rows, nOut, [&](size_t r0, size_t r1, int) { binaryRows<OP>(a, b, out, d, r0, r1); });
+  };
+  switch (op) {
+    case ADD: run(std::integral_constant<int, ADD>()); break;
+    case SUB: run(std::integral_constant<int, SUB>()); break;
+    case MUL: run(std::integral_constant<int, MUL>()); break;
+    default: run(std::integral_constant<int, DIV>()); break;
+  }
+  return nullptr;
+}
+
+// Copies out[row, 0..n) = x[off + j * stride] (stride 1: a contiguous run).
+TARGETS void gatherRun(const float *x, float *out, size_t n, size_t stride) {
+  if (stride == 1) { std::memcpy(out, x, sizeof(float) * n); return; }
+  for (size_t j = 0; j < n; j++) out[j] = x[j * stride];
+}
+
+// transpose(x, out, shape, perm): out = x with its dims permuted (out dim i = x dim perm[i]).
+// 4-byte elements: int32 tensors are passed as a Float32Array over the same memory.
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  Args A(env, info, 4, "transpose");
+  std::vector<size_t> shape, perm;
+  readDims(A, 2, "shape", shape) && readDims(A, 3, "perm", perm);
+  const size_t r = shape.size();
+  if (A.ok() && perm.size() != r) A.fail(false, "perm has " + std::to_string(perm.size()) + " entries, shape " + std::to_string(r));
+  std::vector<bool> seen(r, false);
+  for (size_t i = 0; A.ok() && i < r; i++) {
+    if (perm[i] >= r || seen[perm[i]]) A.fail(false, "perm is not a permutation of 0.." + std::to_string(r == 0 ? 0 : r - 1));
+    else seen[perm[i]] = true;
+  }
+  const size_t n = product(A, shape, "shape size");
+  const float *x = A.f32(0, "x", n);
+  float *out = A.f32(1, "out", n);
+  if (!A.ok()) return A.raise();
+  if (n == 0) return nullptr;
+  std::vector<size_t> inStride(r);
+  for (size_t i = r, s = 1; i-- > 0;) { inStride[i] = s; s *= shape[i]; }
+  // Output dims (extent, stride in x), size-1 dims dropped, runs contiguous in x merged.
+  std::vector<size_t> ext, st;
+  for (size_t i = 0; i < r; i++) {
+    const size_t e = shape[perm[i]], s = inStride[perm[i]];
+    if (e == 1) continue;
+    if (!ext.empty() && st.back() == s * e) { ext.back() *= e; st.back() = s; continue; }
+    ext.push_back(e);
+    st.push_back(s);
+  }
+  if (ext.empty()) { out[0] = x[0]; return nullptr; }
+  const size_t rank = ext.size(), inner = ext[rank - 1], innerStride = st[rank - 1];
+  const size_t rows = n / inner;
+  parallelRanges(rows, n, [&](size_t r0, size_t r1, int) {
+    std::vector<size_t> idx(rank, 0);
+    size_t off = 0, rem = r0;
+    for (size_t i = rank - 1; i-- > 0;) {
+      idx[i] = rem % ext[i];
+      rem /= ext[i];
+      off += idx[i] * st[i];
+    }
+    for (size_t row = r0; row < r1; row++) {
+      gatherRun(x + off, out + row * inner, inner, innerStride);
+      for (size_t i = rank - 1; i-- > 0;) {
+        off += st[i];
+        if (++idx[i] < ext[i]) break;
+        off -= st[i] * ext[i];
+        idx[i] = 0;
+      }
+    }
+  });
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout from a counter-based hash: element i is kept when hash(seed, i) >> 8 >= threshold
+// (threshold = round(rate * 2^24)), and then scaled by `scale` = 1 / (1 - rate). No state and no
+// stored mask: the gradient is the same call on dy with the same seed, and any chunk of the
+// tensor can be computed by any thread. src/backend/kernels/dropout.ts computes the same hash in
+// JavaScript for the backends without the addon, so every backend draws the same masks.
+
+inline uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+TARGETS void dropoutRange(const float *x, float *y, size_t a, size_t b, uint32_t seedHash, uint32_t threshold, float scale) {
+  for (size_t i = a; i < b; i++) {
+    const uint32_t h = fmix32(seedHash + (uint32_t)i * 0x9e3779b1u);
+    y[i] = (h >> 8) >= threshold ? x[i] * scale : 0.0f;
+  }
+}
+
+// dropout(x, y, n, seed, threshold, scale)
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  Args A(env, info, 6, "dropout");
+  const size_t n = A.size(2, "n", 4294967296.0);
+  const size_t seed = A.size(3, "seed", 4294967295.0), threshold = A.size(4, "threshold", 16777216.0);
+  const double scale = A.number(5);
+  const float *x = A.f32(0, "x", n);
+  float *y = A.f32(1, "y", n);
+  if (!A.ok()) return A.raise();
+  const uint32_t seedHash = fmix32((uint32_t)seed ^ 0x5bd1e995u);
+  parallelRanges(n, n, [&](size_t a, size_t b, int) { dropoutRange(x, y, a, b, seedHash, (uint32_t)threshold, (float)scale); });
+  return nullptr;
+}
+
+// scatterAddRows(rows, updates, out, sliceSize, numSlices): out = zeros, then
+// out[rows[u], :] += updates[u, :] for every u (ScatterNd into zeros, the gradient of a gather).
+// One thread: rows may repeat, and this is one pass over the updates.
+napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
+  Args A(env, info, 5, "scatterAddRows");
+  size_t nRows = 0;
+  const int32_t *rows = A.i32(0, "rows", &nRows);
+  const size_t sliceSize = A.size(3, "sliceSize"), numSlices = A.size(4, "numSlices");
+  const float *upd = A.f32(1, "updates", A.mul(nRows, sliceSize, "rows * sliceSize"));
+  float *out = A.f32(2, "out", A.mul(numSlices, sliceSize, "numSlices * sliceSize"));
+  for (size_t u = 0; A.ok() && u < nRows; u++) {
+    if (rows[u] < 0 || (size_t)rows[u] >= numSlices) {
+      A.fail(false, "row " + std::to_string(rows[u]) + " (update " + std::to_string(u) + ") is outside [0, " + std::to_string(numSlices) + ")");
+    }
+  }
+  if (!A.ok()) return A.raise();
+  std::memset(out, 0, sizeof(float) * numSlices * sliceSize);
+  for (size_t u = 0; u < nRows; u++) {
+    float *dst = out + (size_t)rows[u] * sliceSize;
+    const float *src = upd + u * sliceSize;
+    for (size_t k = 0; k < sliceSize; k++) dst[k] += src[k];
+  }
+  return nullptr;
+}
+
 int processors() { return (int)std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)); }
 
 // setThreads(n): threads per product, 0 for one per processor; returns the value in force.
@@ -842,6 +1111,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"regMlp", nullptr, RegMlp, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"regAttn", nullptr, RegAttn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scatterAddRows", nullptr, ScatterAddRows, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

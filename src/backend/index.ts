@@ -2,17 +2,21 @@
  * Picks and initialises the TF.js backend.
  *
  * Preference: `gpu` (@tensorflow/tfjs-node-gpu, CUDA) > `node` (@tensorflow/tfjs-node, native
- * libtensorflow on the CPU) > `wasm` (@tensorflow/tfjs-backend-wasm, SIMD) > `cpu` (pure JS).
- * The native packages are optional peers: they are tried only if installed, and a failure to
- * load them is reported in one line, never thrown. `NEUROPRUNE_BACKEND=gpu|node|wasm|cpu`
+ * libtensorflow on the CPU) > `native` (the cpu backend's typed arrays with our OpenBLAS addon's
+ * kernels, ./nativeBackend.ts) > `wasm` (@tensorflow/tfjs-backend-wasm, SIMD) > `cpu` (pure JS).
+ * `native` comes before `wasm` because its tensors live in ordinary memory, not in wasm's 4 GiB
+ * heap, and it is as fast; it needs the addon, so machines without a compiler get wasm.
+ * The TF.js native packages are optional peers: they are tried only if installed, and a failure to
+ * load them is reported in one line, never thrown. `NEUROPRUNE_BACKEND=gpu|node|native|wasm|cpu`
  * forces one backend; forcing a backend that does not load is an error.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmSegmentSum } from './segmentSumWasm';
-import { installWasmKernels, type KernelReport } from './kernels';
+import { installWasmKernels, loadNativeBlas, type KernelReport } from './kernels';
+import { NATIVE_BACKEND, registerNativeBackend } from './nativeBackend';
 
-export type BackendChoice = 'gpu' | 'node' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendChoice[] = ['gpu', 'node', 'wasm', 'cpu'];
+export type BackendChoice = 'gpu' | 'node' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendChoice[] = ['gpu', 'node', 'native', 'wasm', 'cpu'];
 
 export interface BackendReport {
   /** The backend in use. */
@@ -23,7 +27,10 @@ export interface BackendReport {
   reason: string;
   /** One line for each better backend that did not load, with the reason. */
   skipped: { backend: BackendChoice; reason: string }[];
-  /** On wasm: which kernels replace TF.js's (native OpenBLAS, transpose-first wasm, or none). */
+  /**
+   * On wasm: which kernels replace TF.js's (native OpenBLAS, transpose-first wasm, or none); on
+   * native: the addon's BLAS and threads.
+   */
   kernels?: KernelReport;
 }
 
@@ -64,6 +71,15 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
       await loadNative('@tensorflow/tfjs-node');
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend did not initialise');
       return 'tensorflow';
+    case 'native': {
+      const load = loadNativeBlas();
+      if (!load.ok) throw new Error(load.reason);
+      registerNativeBackend(load.blas);
+      if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('native backend did not initialise');
+      const info = load.blas.info();
+      lastKernels = { mode: 'native', detail: `${openBlasName(info.blas)}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`, threads: info.threads };
+      return NATIVE_BACKEND;
+    }
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
       registerWasmSegmentSum();
@@ -77,6 +93,12 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
       (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
       return 'cpu';
   }
+}
+
+/** `OpenBLAS 0.3.21` from OpenBLAS's configuration string (`OpenBLAS 0.3.21 DYNAMIC_ARCH ...`). */
+function openBlasName(config: string): string {
+  const m = /OpenBLAS\s+([0-9][^\s]*)/.exec(config);
+  return m ? `OpenBLAS ${m[1]}` : 'OpenBLAS';
 }
 
 function hasCudaDevice(): boolean {
@@ -132,7 +154,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
  * that was skipped.
  */
 export function describeBackend(report: BackendReport): string[] {
-  const extra = report.kernels && report.kernels.mode !== 'off' ? ` (+ ${report.kernels.detail})` : '';
+  // native: `backend: native (OpenBLAS 0.3.21, 2 threads) (...)`; wasm: what its kernels add.
+  const extra = report.picked === 'native' && report.kernels ? ` (${report.kernels.detail})`
+    : report.kernels && report.kernels.mode !== 'off' ? ` (+ ${report.kernels.detail})` : '';
   const lines = [`backend: ${report.picked}${extra} (${report.reason})`];
   if (report.kernels?.warning) lines.push(`backend: WARNING: ${report.kernels.warning}`);
   for (const s of report.skipped) lines.push(`backend: skipped ${s.backend}: ${s.reason}`);

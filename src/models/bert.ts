@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
 import { mulberry32 } from '../data/random';
-import { attention, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
+import { attention, dropout, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
 
 /**
  * NeuroPrune's per-layer layout, stored in `config.json` under `"neuroprune"` beside Hugging
@@ -395,7 +395,7 @@ export class BertForSequenceClassification implements PrunableModel {
 
   private dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
     if (!training || rate <= 0) return x;
-    return tf.dropout(x, rate, undefined, Math.floor(this.nextDropoutSeed() * 2 ** 31));
+    return dropout(x, rate, Math.floor(this.nextDropoutSeed() * 2 ** 31));
   }
 
   /** Embedding output `[batch, seq, hidden]`: word + position + token type, LayerNorm, dropout. */

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import * as fused from '../backend/kernels/fused';
+import { dropout as hashDropout } from '../backend/kernels/dropout';
 
 /** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
 export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
@@ -14,9 +15,12 @@ export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
   if (wIn !== inDim) {
     throw new Error(`linear ${layer.weight.name}: input has ${inDim} features, weight is [${layer.weight.shape}]`);
   }
-  const x2 = x.reshape([-1, inDim]);
-  let y = tf.matMul(x2, layer.weight, false, true);
-  if (layer.bias) y = tf.add(y, layer.bias);
+  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
+  // The bias is added in the product's epilogue (one pass less over the output; its gradient is
+  // the same column sum as an Add's).
+  const y = layer.bias
+    ? tf.fused.matMul({ a: x2, b: layer.weight as tf.Tensor2D, transposeB: true, bias: layer.bias })
+    : tf.matMul(x2, layer.weight, false, true);
   return y.reshape([...lead, outDim]);
 }
 
@@ -26,6 +30,14 @@ export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
   return fused.gelu(x);
+}
+
+/**
+ * Inverted dropout with mask `seed`: the same mask on every backend, one native pass each way
+ * where the addon is loaded, nothing stored for the backward pass (`backend/kernels/dropout.ts`).
+ */
+export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  return hashDropout(x, rate, seed);
 }
 
 /** Tanh-approximated GELU (`gelu_new`, GPT-2). */
@@ -79,8 +91,11 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, dropou
   const q = splitHeads(linear(xq, block.query), numHeads, headSize);
   const k = splitHeads(linear(xkv, block.key), numHeads, headSize);
   const v = splitHeads(linear(xkv, block.value), numHeads, headSize);
-  let scores = tf.matMul(q, k, false, true);
-  scores = tf.mul(scores, inputs.scale ?? 1 / Math.sqrt(headSize));
+  // The scale is applied to q ([B, h, Tq, dh]) rather than to the scores ([B, h, Tq, Tk]): the
+  // same product up to rounding, one pass over a tensor Tk/dh times smaller each way, and the
+  // scores are not kept for the backward pass of a multiplication.
+  const scale = inputs.scale ?? 1 / Math.sqrt(headSize);
+  let scores = tf.matMul(scale === 1 ? q : tf.mul(q, scale), k, false, true);
   if (inputs.positionBias) scores = tf.add(scores, inputs.positionBias);
   if (inputs.additiveMask) scores = tf.add(scores, inputs.additiveMask);
   let probs = fused.softmaxLastAxis(scores);

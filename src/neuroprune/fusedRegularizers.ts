@@ -11,8 +11,8 @@
  * (the forward pass) and handed to the backward pass, which only scales it by the upstream
  * gradient.
  *
- * On wasm with the native addon (src/backend/kernels/training.ts) the passes run in C++ on the
- * heap: the value in the forward pass, and in the backward pass the gradient times the upstream
+ * On wasm with the native addon, and on the native backend (src/backend/kernels/training.ts),
+ * the passes run in C++ on the tensors' memory: the value in the forward pass, and in the backward pass the gradient times the upstream
  * scalar, written straight into a wasm tensor (no copy through JavaScript, no separate scaling).
  * On cpu, or on wasm without the addon, in JavaScript over `dataSync()`.
  *
@@ -30,16 +30,16 @@ export const fusedRegularizerCalls = { mlp: 0, attn: 0 };
 /** True on the backends whose tensors live in JavaScript-reachable memory. */
 export function useFusedRegularizers(): boolean {
   const b = tf.getBackend();
-  return b === 'cpu' || b === 'wasm';
+  return b === 'cpu' || b === 'wasm' || b === 'native';
 }
 
 function data(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
-/** The native kernel when it is registered for the current backend (wasm with the addon). */
+/** The native kernel when it is registered for the current backend (wasm with the addon, native). */
 function nativeKernel(name: string, ...xs: tf.Tensor[]): boolean {
-  return tf.getBackend() === 'wasm' && xs.every((x) => x.dtype === 'float32') && tf.getKernel(name, 'wasm') !== undefined;
+  return xs.every((x) => x.dtype === 'float32') && tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 /**

@@ -7,9 +7,10 @@
  * checkpointed exactly and can follow structural pruning: when a parameter loses rows or
  * columns, `remap` applies the same gather to its moments.
  *
- * On the wasm backend with the native addon, each parameter's update is one pass in C++ over
- * the parameter, its moments and its gradient, in place (see src/backend/kernels/training.ts);
- * elsewhere it is the chain of TF.js ops below. Both follow torch's order of operations.
+ * On the wasm backend with the native addon, and on the native backend, each parameter's update
+ * is one pass in C++ over the parameter, its moments and its gradient, in place (on native the
+ * parameter through a fresh buffer: see src/backend/kernels/training.ts); elsewhere it is the
+ * chain of TF.js ops below. Both follow torch's order of operations.
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeAdamWUpdate } from '../backend/kernels/training';

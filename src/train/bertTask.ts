@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data';
 import { BertForSequenceClassification, bertLoss, problemType } from '../models/bert';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';
-import type { StepContext, TrainableModel } from './types';
+import { activationBytes, encoderActivationTerms } from '../models/bertMemory';
+import type { StepContext, StepMemory, TrainableModel } from './types';
 
 /** Batch arrays to the model's input tensors (`[size, seqLen]` int32). */
 export function batchInputs(batch: Batch): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D; tokenTypeIds: tf.Tensor2D } {
@@ -42,6 +43,12 @@ export class BertTaskModel implements TrainableModel<Batch> {
       const labels = batch.labels instanceof Float32Array ? tf.tensor1d(batch.labels, 'float32') : tf.tensor1d(batch.labels, 'int32');
       return bertLoss(this.bert, logits, labels);
     });
+  }
+
+  stepMemory(batch: Batch): StepMemory {
+    const layers = this.attentionBlocks().map((a, i) => ({ heads: a.numHeads, intermediate: this.mlpBlocks()[i].input.weight.shape[0] }));
+    const terms = encoderActivationTerms(this.hiddenSize, layers, batch.size, batch.seqLen);
+    return { activationBytes: activationBytes(terms), examples: batch.size, length: batch.seqLen };
   }
 
   predict(batch: Batch): Float32Array {

@@ -21,7 +21,8 @@ import { type TrainOptions, validateTrainOptions } from './options';
 import { ProgressBar } from './progress';
 import { latestCheckpoint, logPath, optionsPath, recoverRunDir, writeCheckpoint } from './runDir';
 import { linearWarmupDecay } from './schedule';
-import type { TaskData, TrainableModel } from './types';
+import { availableMemory, checkTrainingMemory, estimateTrainingMemory } from './memory';
+import type { StepMemory, TaskData, TrainableModel } from './types';
 
 /** What the pruning side of a run does to a model; see `src/train/neuropruneOps.ts`. */
 export interface TrainerOps<M> {
@@ -74,6 +75,11 @@ export interface TrainResult<M> {
 export type SetupValue = string | number | boolean | null;
 
 export interface RunOptions<M, B> {
+  /**
+   * Refuse, before any work, a batch whose estimated step memory exceeds what is available
+   * (src/train/memory.ts; the model must implement `stepMemory`). Default true.
+   */
+  memoryCheck?: boolean;
   model: M;
   data: TaskData<B>;
   ops: TrainerOps<M>;
@@ -160,6 +166,26 @@ function checkSameRun(path: string, now: RunIdentity): void {
   }
 }
 
+/**
+ * Refuses a run whose largest training batch would not fit in memory (src/train/memory.ts), when
+ * the model can estimate its activations. The estimate uses the model as it is now: on a resume,
+ * before the checkpoint's (possibly smaller) model is loaded, so it errs on the safe side.
+ */
+function checkStepMemory<B>(model: TrainableModel<B>, data: TaskData<B>): void {
+  if (!model.stepMemory) return;
+  let worst: StepMemory | undefined;
+  for (const b of data.trainBatches(0)) {
+    const m = model.stepMemory(b);
+    if (!worst || m.activationBytes > worst.activationBytes) worst = m;
+  }
+  if (!worst) return;
+  const parameters = [...model.namedVariables().values()].reduce((n, v) => n + v.size, 0);
+  checkTrainingMemory({
+    estimate: estimateTrainingMemory({ parameters, activationBytes: worst.activationBytes }),
+    available: availableMemory(tf.getBackend()), batchSize: worst.examples, seqLen: worst.length,
+  });
+}
+
 /** Reads a checkpoint's trainer_state.json, checking every field; errors name the file and the field. */
 export function readTrainerState(path: string, stepsPerEpoch: number): TrainerState {
   let raw: unknown;
@@ -197,6 +223,8 @@ export function readTrainerState(path: string, stepsPerEpoch: number): TrainerSt
 export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B>): Promise<TrainResult<M>> {
   const { data, ops, options, runDir } = run;
   validateTrainOptions(options);
+  // Before anything is written: a batch too large for memory is refused with one that fits.
+  if (run.memoryCheck !== false) checkStepMemory(run.model, data);
   let model = run.model;
   const optimizer = new AdamW({ weightDecay: options.weightDecay });
   let state: TrainerState = { epoch: 0, step: 0, optimizerStep: 0, history: [] };

@@ -11,7 +11,17 @@ export interface StepContext {
   seed: number;
 }
 
+/** What a training step on one batch keeps for its backward pass (src/train/memory.ts). */
+export interface StepMemory {
+  activationBytes: number;
+  /** The batch's examples and padded length, for messages. */
+  examples: number;
+  length: number;
+}
+
 export interface TrainableModel<Batch> extends PrunableModel {
+  /** Estimated activation memory of a training step on `batch`; absent: no memory check. */
+  stepMemory?(batch: Batch): StepMemory;
   /** Every trainable variable under a stable name (Hugging Face's parameter names). Re-read after pruning: variables are replaced. */
   namedVariables(): Map<string, tf.Variable>;
   /** Scalar task loss of a batch (cross-entropy or MSE). */

@@ -26,7 +26,7 @@ const PACKAGES = { gpu: '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-nod
 const nativeBlas = loadNativeBlas();
 
 describe('backend selection', () => {
-  it('picks the first backend that loads: wasm when the native TF.js packages are absent', async () => {
+  it('picks the first backend that loads: native when the addon is built, else wasm, when the TF.js native packages are absent', async () => {
     const forced = process.env.NEUROPRUNE_BACKEND;
     const report = await initBackend({ force: undefined });
     const lines = describeBackend(report);
@@ -38,21 +38,35 @@ describe('backend selection', () => {
       return;
     }
     if (!installed(PACKAGES.gpu) && !installed(PACKAGES.node)) {
-      // Both better backends were tried, in order, and each skip names its package.
-      expect(report.picked).toBe('wasm');
-      expect(report.skipped.map((s) => s.backend)).toEqual(['gpu', 'node']);
-      report.skipped.forEach((s) => expect(s.reason).toContain(PACKAGES[s.backend as 'gpu' | 'node']));
-      expect(lines[0]).toMatch(/^backend: wasm \(\+ .*\) \(best backend that loaded\)$/);
-      expect(lines.slice(-2)).toEqual(report.skipped.map((s) => `backend: skipped ${s.backend}: ${s.reason}`));
-      // The wasm kernels in use, and the warning exactly when the native ones should be and are not.
-      expect(report.kernels?.mode).toBe(process.env.NEUROPRUNE_KERNELS ? report.kernels?.mode : nativeBlas.ok ? 'native' : 'wasm');
-      expect(lines.some((l) => l.startsWith('backend: WARNING: native OpenBLAS kernels not in use'))).toBe(!nativeBlas.ok && !process.env.NEUROPRUNE_KERNELS);
+      // The better backends were tried, in order, and each skip names its package (or the addon).
+      const betterSkipped = nativeBlas.ok ? ['gpu', 'node'] : ['gpu', 'node', 'native'];
+      expect(report.skipped.map((s) => s.backend)).toEqual(betterSkipped);
+      report.skipped.filter((s) => s.backend !== 'native').forEach((s) => expect(s.reason).toContain(PACKAGES[s.backend as 'gpu' | 'node']));
+      expect(lines.slice(-betterSkipped.length)).toEqual(report.skipped.map((s) => `backend: skipped ${s.backend}: ${s.reason}`));
+      if (nativeBlas.ok) {
+        expect(report.picked).toBe('native');
+        expect(lines[0]).toMatch(/^backend: native \(OpenBLAS [^,]*, \d+ threads?\) \(best backend that loaded\)$/);
+        expect(lines.some((l) => l.includes('WARNING'))).toBe(false);
+      } else {
+        // No addon: the native backend's skip says why, and wasm's warning says what it costs.
+        expect(report.picked).toBe('wasm');
+        expect(report.skipped.find((s) => s.backend === 'native')!.reason).toBe((nativeBlas as { reason: string }).reason);
+        expect(lines[0]).toMatch(/^backend: wasm \(\+ .*\) \(best backend that loaded\)$/);
+        expect(report.kernels?.mode).toBe(process.env.NEUROPRUNE_KERNELS ? report.kernels?.mode : 'wasm');
+        expect(lines.some((l) => l.startsWith('backend: WARNING: native OpenBLAS kernels not in use'))).toBe(!process.env.NEUROPRUNE_KERNELS);
+      }
     } else {
       // A native package is installed: the pick is one of the native backends, or it was skipped with a reason.
-      expect(['gpu', 'node', 'wasm']).toContain(report.picked);
-      if (report.picked === 'wasm') expect(report.skipped.map((s) => s.backend)).toEqual(['gpu', 'node']);
+      expect(['gpu', 'node', 'native', 'wasm']).toContain(report.picked);
+      if (report.picked === 'native' || report.picked === 'wasm') expect(report.skipped.map((s) => s.backend).slice(0, 2)).toEqual(['gpu', 'node']);
       else expect(report.tfName).toBe('tensorflow');
     }
+  });
+
+  it('wasm stays available when forced, with the native kernels installed over its own', async () => {
+    const report = await initBackend({ force: 'wasm' });
+    expect(tf.getBackend()).toBe('wasm');
+    if (!process.env.NEUROPRUNE_KERNELS) expect(report.kernels?.mode).toBe(nativeBlas.ok ? 'native' : 'wasm');
   });
 
   it('refuses an unknown NEUROPRUNE_BACKEND value', async () => {

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
+import { loadNativeBlas } from '../../src/backend/kernels';
 import { loadBertCheckpoint } from '../../src/checkpoint';
 import {
   BertForSequenceClassification, bertLoss, embeddingLookup, bertParameterShapes, sequenceClassificationLoss, type BertConfig,
@@ -25,7 +26,11 @@ function batch() {
 
 beforeAll(async () => { await initBackend({ force: 'wasm' }); });
 
-describe('training step', () => {
+// On wasm and, where the addon is built, on the native backend (the same kernels over typed arrays).
+for (const backend of ['wasm', 'native'] as const) describe.skipIf(backend === 'native' && !loadNativeBlas().ok)(`training step on ${backend}`, () => {
+  beforeAll(async () => { await initBackend({ force: backend }); });
+  afterAll(async () => { await initBackend({ force: 'wasm' }); });
+
   it('leaves tf.memory().numTensors unchanged (forward, backward, optimizer apply)', () => {
     const model = BertForSequenceClassification.random(tiny, { seed: 1, dropoutSeed: 2 });
     const inputs = batch();
@@ -79,8 +84,8 @@ describe('training step', () => {
 });
 
 describe('embedding lookup', () => {
-  for (const backend of ['wasm', 'cpu'] as const) {
-    it(`on ${backend}: same values and gradient as tf.gather, repeated ids summed`, async () => {
+  for (const backend of ['native', 'wasm', 'cpu'] as const) {
+    it.skipIf(backend === 'native' && !loadNativeBlas().ok)(`on ${backend}: same values and gradient as tf.gather, repeated ids summed`, async () => {
       await initBackend({ force: backend });
       tf.tidy(() => {
         const table = tf.tensor2d(Array.from({ length: 18 }, (_, i) => Math.sin(i)), [6, 3]);

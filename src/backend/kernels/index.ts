@@ -11,6 +11,7 @@ import { nativeBatchMatMul, nativeFusedMatMul, wasmTransposeFirst } from './matm
 import { FUSED_KERNELS, wasmFusedKernels } from './fused';
 import { heapScatterNd, nativeSum, zeroCopyIdentity } from './reduce';
 import { TRAINING_KERNELS, setTrainingBlas, wasmTrainingKernels } from './training';
+import { DROPOUT_KERNELS, dropoutKernels } from './dropout';
 
 export type KernelMode = 'native' | 'wasm' | 'off';
 
@@ -82,10 +83,15 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     replace('_FusedMatMul', (orig) => nativeFusedMatMul(native.blas, orig));
     replace('Sum', (orig) => nativeSum(native.blas, orig));
     replace('Identity', (orig) => zeroCopyIdentity(orig));
-    replace('ScatterNd', (orig) => heapScatterNd(orig));
+    replace('ScatterNd', (orig) => heapScatterNd(orig, native.blas));
     const fused = wasmFusedKernels(native.blas);
     for (const name of FUSED_KERNELS) {
       tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fused[name] as unknown as tf.KernelFunc });
+      added.push(name);
+    }
+    const dropout = dropoutKernels(native.blas);
+    for (const name of DROPOUT_KERNELS) {
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: dropout[name] as unknown as tf.KernelFunc });
       added.push(name);
     }
     // An addon built before these kernels existed lacks them: the callers keep their own paths.
@@ -112,7 +118,7 @@ export function installWasmKernels(mode: KernelMode | 'auto' = parseMode(process
     report = { mode: 'wasm', detail: `transpose-first wasm matmul (${native.reason})`, threads: 1 };
     if (!native.ok && !native.deliberate && mode !== 'wasm') {
       report.warning = `native OpenBLAS kernels not in use (${native.reason}): each training step is about ${NATIVE_SPEEDUP} slower `
-        + '(BENCHMARKS.md); install a C++ compiler and OpenBLAS (apt-get install build-essential libopenblas-dev), then run npm run build:native';
+        + '(BENCHMARKS.md) and, without the native backend, every tensor lives in the wasm heap (a process dies near 4 GiB); install a C++ compiler and OpenBLAS (apt-get install build-essential libopenblas-dev), then run npm run build:native';
     }
   }
   return report;
@@ -138,4 +144,5 @@ export function wasmKernelReport(): KernelReport {
 
 export { checkNativeAddon, loadNativeBlas, nativeSourceHash, type NativeBlas, type NativeLoad } from './native';
 export { gelu, layerNorm, layerNormReference, softmaxLastAxis } from './fused';
+export { dropout, dropoutMask } from './dropout';
 export { nativeAdamWUpdate, trainingKernelCalls } from './training';

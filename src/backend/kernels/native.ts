@@ -51,6 +51,17 @@ export interface NativeBlas {
   /** One torch AdamW update of p, m, v in place (`weightDecay` 0 for none). */
   adamw?(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number,
     lr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number, step: number): void;
+  /**
+   * `out = a op b` with NumPy broadcasting (op 0 add, 1 sub, 2 mul, 3 div); the shapes are padded
+   * with leading 1s to one rank.
+   */
+  binary(a: Float32Array, b: Float32Array, out: Float32Array, op: number, outShape: Int32Array, aShape: Int32Array, bShape: Int32Array): void;
+  /** `out` = `x` (of `shape`) with its dims permuted: out dim i is x dim perm[i]. 4-byte elements. */
+  transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  /** `y[i] = keep(seed, i) ? x[i] * scale : 0` (see kernels/dropout.ts for `keep`). */
+  dropout(x: Float32Array, y: Float32Array, n: number, seed: number, threshold: number, scale: number): void;
+  /** `out` = zeros, then `out[rows[u], :] += updates[u, :]`; throws on a row outside `[0, numSlices)`. */
+  scatterAddRows(rows: Int32Array, updates: Float32Array, out: Float32Array, sliceSize: number, numSlices: number): void;
 }
 
 export const ACTIVATION_CODES: Record<string, number> = {

@@ -57,11 +57,12 @@ export function zeroCopyIdentity(fallback: KernelImpl): KernelImpl {
 }
 
 /**
- * `ScatterNd` (scatter-add into zeros) in JS over the wasm heap. TF.js 4.22's wasm kernel reads
- * out of bounds on large outputs: a BERT-base embedding gradient (30522 x 768 rows) crashes it,
- * while MiniLM's (30522 x 384) does not. One pass over the updates, like the cpu backend.
+ * `ScatterNd` (scatter-add into zeros) over the wasm heap or the native backend's arrays. TF.js
+ * 4.22's wasm kernel reads out of bounds on large outputs: a BERT-base embedding gradient
+ * (30522 x 768 rows) crashes it, while MiniLM's (30522 x 384) does not. One pass over the updates,
+ * like the cpu backend: in the addon when given (float32), else in JS.
  */
-export function heapScatterNd(fallback: KernelImpl): KernelImpl {
+export function heapScatterNd(fallback: KernelImpl, blas?: NativeBlas): KernelImpl {
   return (args) => {
     const { indices, updates } = args.inputs as { indices: WasmTensorInfo; updates: WasmTensorInfo };
     const shape = args.attrs.shape as number[];
@@ -72,6 +73,26 @@ export function heapScatterNd(fallback: KernelImpl): KernelImpl {
     const numSlices = shape.slice(0, sliceRank).reduce((a, b) => a * b, 1);
     const strides = new Array<number>(sliceRank);
     for (let i = sliceRank - 1, s = 1; i >= 0; i--) { strides[i] = s; s *= shape[i]; }
+    if (blas && updates.dtype === 'float32') {
+      // The slice of each update, then one native pass (zero fill and row adds; it checks the rows).
+      const idx = backend.typedArrayFromHeap(indices) as Int32Array;
+      const numUpdates = sliceRank === 0 ? 0 : idx.length / sliceRank;
+      const rows = new Int32Array(numUpdates);
+      for (let u = 0; u < numUpdates; u++) {
+        let flat = 0;
+        for (let j = 0; j < sliceRank; j++) flat += idx[u * sliceRank + j] * strides[j];
+        // Out of range in int32 too: the addon then reports the row as outside.
+        rows[u] = flat >= 0 && flat < numSlices ? flat : -1;
+      }
+      const out = backend.makeOutput(shape, 'float32');
+      try {
+        blas.scatterAddRows(rows, backend.typedArrayFromHeap(updates) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, sliceSize, numSlices);
+      } catch (err) {
+        backend.disposeData(out.dataId);
+        throw new Error(`ScatterNd: updates [${updates.shape}] into [${shape}]: ${(err as Error).message}`);
+      }
+      return out;
+    }
     const out = backend.makeOutput(shape, updates.dtype);
     const o = backend.typedArrayFromHeap(out) as Float32Array | Int32Array;
     o.fill(0);

@@ -1,5 +1,6 @@
 /**
- * NeuroPrune's regularizers and the AdamW update over the wasm heap, through the native addon.
+ * NeuroPrune's regularizers and the AdamW update over the wasm heap or the native backend's typed
+ * arrays, through the native addon.
  *
  * - `NeuropruneRegMlp[Grad]` / `NeuropruneRegAttn[Grad]` (wasm kernels): R_mlp of one
  *   `[rows, cols]` matrix and R_attn of one block's Q, K, V, the value in one pass over the
@@ -8,8 +9,9 @@
  * - `nativeAdamWUpdate`: one AdamW step of one parameter, updating the parameter and its moments
  *   in place on the heap when no other tensor shares their buffers (otherwise into fresh buffers).
  *
- * Everything here is active only while `installWasmKernels` has the native addon installed;
- * callers fall back to their own paths otherwise. `trainingKernelCalls` counts the native calls
+ * Everything here is active only on a backend that registered the addon for it
+ * (`installWasmKernels` on wasm, `registerNativeBackend` on native); callers fall back to their
+ * own paths otherwise. `trainingKernelCalls` counts the native calls
  * (tests use it to check which path ran).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -25,11 +27,39 @@ type Kernel = (args: { inputs: Record<string, WasmTensorInfo>; backend: WasmBack
 
 interface RefCountingBackend extends WasmBackendLike { refCount(dataId: object): number }
 
-/** The addon while the native wasm kernels are installed (set by `installWasmKernels`). */
-let active: NativeBlas | undefined;
+interface TrainingBackend {
+  blas: NativeBlas;
+  /** The backend's tensors as typed arrays (the backend itself on wasm, an adapter on native). */
+  heap: (backend: object) => RefCountingBackend;
+  /**
+   * Whether the variable itself may be updated in place. Yes on wasm, whose `dataSync()` copies
+   * out of the heap; no on native, whose `dataSync()` returns the tensor's own array: a caller
+   * holding a variable's values across a step (to compare before and after, say) would see them
+   * change. There the parameter goes through a fresh buffer (one more pass over it, small next to
+   * the step) and `assign`; the moments, which only the optimizer holds, stay in place.
+   */
+  paramsInPlace: boolean;
+}
 
+/** The addon, per backend name, while its kernels are installed there. */
+const active = new Map<string, TrainingBackend>();
+
+/** Registers (or, with `undefined`, removes) the addon for `backendName`'s training paths. */
+export function registerTrainingBlas(backendName: string, blas: NativeBlas | undefined, heap?: (backend: object) => RefCountingBackend): void {
+  if (!blas) {
+    active.delete(backendName);
+    return;
+  }
+  active.set(backendName, {
+    blas,
+    heap: heap ?? ((backend) => backend as RefCountingBackend),
+    paramsInPlace: backendName === 'wasm',
+  });
+}
+
+/** The wasm backend's registration (kept for `installWasmKernels`). */
 export function setTrainingBlas(blas: NativeBlas | undefined): void {
-  active = blas;
+  registerTrainingBlas('wasm', blas);
 }
 
 /**
@@ -85,24 +115,27 @@ export interface AdamWStep {
  * One AdamW update of `p` with gradient `g`, natively, or `undefined` (nothing done) when the
  * native kernels are not in use for these tensors. Returns the moments to keep: `m` and `v`
  * themselves (updated in place) unless another tensor shares their buffer, in which case fresh
- * tensors (the caller then disposes the old ones). The variable is updated in place when it is
- * the only holder of its buffer, else through a fresh buffer and `assign`.
+ * tensors (the caller then disposes the old ones). On wasm the variable is updated in place when
+ * it is the only holder of its buffer, else through a fresh buffer and `assign`; on native always
+ * through a fresh buffer (see `TrainingBackend.paramsInPlace`).
  */
 export function nativeAdamWUpdate(p: tf.Variable, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, h: AdamWStep): { m: tf.Tensor; v: tf.Tensor } | undefined {
-  const blas = active;
-  if (!blas || tf.getBackend() !== 'wasm' || tf.getKernel('NeuropruneRegMlp', 'wasm') === undefined) return undefined;
+  const name = tf.getBackend();
+  const reg = active.get(name);
+  if (!reg || tf.getKernel('NeuropruneRegMlp', name) === undefined) return undefined;
+  const blas = reg.blas;
   if ([p, m, v, g].some((t) => t.dtype !== 'float32' || t.size !== p.size)) return undefined;
-  const backend = tf.backend() as unknown as RefCountingBackend;
+  const backend = reg.heap(tf.backend());
   if (typeof backend.refCount !== 'function') return undefined;
   // A buffer shared with another tensor (a zero-copy clone or reshape) must not change under it:
   // such a tensor is first copied into a buffer of its own.
-  const own = (t: tf.Tensor): tf.Tensor => {
-    if (backend.refCount(t.dataId) === 1) return t;
+  const own = (t: tf.Tensor, inPlace = true): tf.Tensor => {
+    if (inPlace && backend.refCount(t.dataId) === 1) return t;
     const info = backend.makeOutput(t.shape, 'float32');
     (backend.typedArrayFromHeap(info) as Float32Array).set(backend.typedArrayFromHeap(t as unknown as WasmTensorInfo) as Float32Array);
     return tf.engine().makeTensorFromTensorInfo(info as unknown as tf.TensorInfo);
   };
-  const pw = own(p), mw = own(m), vw = own(v);
+  const pw = own(p, reg.paramsInPlace), mw = own(m), vw = own(v);
   const n = p.size;
   if (n > 0) {
     const f32 = (t: tf.Tensor) => backend.typedArrayFromHeap(t as unknown as WasmTensorInfo) as Float32Array;
