@@ -26,6 +26,7 @@ import { TRAINING_KERNELS, registerTrainingBlas, wasmTrainingKernels } from './k
 import { ELEMENTWISE_KERNELS, elementwiseKernels } from './kernels/elementwise';
 import { typedArrayGather } from './kernels/gather';
 import { DROPOUT_KERNELS, dropoutKernels } from './kernels/dropout';
+import { unsortedSegmentSum } from './segmentSumWasm';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -112,7 +113,7 @@ let registeredWith: NativeBlas | undefined;
 
 /** The kernels this backend runs in the addon (or in one typed-array pass) instead of the cpu backend's JavaScript. */
 export function nativeBackendKernels(): string[] {
-  return ['BatchMatMul', '_FusedMatMul', 'Sum', 'ScatterNd', 'GatherV2', ...FUSED_KERNELS, ...DROPOUT_KERNELS, ...TRAINING_KERNELS, ...ELEMENTWISE_KERNELS];
+  return ['BatchMatMul', '_FusedMatMul', 'Sum', 'ScatterNd', 'GatherV2', 'UnsortedSegmentSum', ...FUSED_KERNELS, ...DROPOUT_KERNELS, ...TRAINING_KERNELS, ...ELEMENTWISE_KERNELS];
 }
 
 /**
@@ -140,6 +141,8 @@ export function registerNativeBackend(blas: NativeBlas): void {
   // The embedding gradient: one pass over typed arrays instead of the cpu kernel's TensorBuffer walk.
   put('ScatterNd', fn(heapScatterNd(cpuFallback('ScatterNd'), blas) as HeapKernel));
   put('GatherV2', fn(typedArrayGather(cpuFallback('GatherV2')) as HeapKernel));
+  // tf.gather's own gradient (a compacted attention block gathers its kept input dims).
+  put('UnsortedSegmentSum', fn(unsortedSegmentSum as unknown as HeapKernel));
   const fused = wasmFusedKernels(blas);
   for (const name of FUSED_KERNELS) put(name, fn(fused[name] as HeapKernel));
   const training = wasmTrainingKernels(blas);

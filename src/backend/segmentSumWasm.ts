@@ -1,9 +1,12 @@
 /**
- * `UnsortedSegmentSum` for the wasm backend.
+ * `UnsortedSegmentSum` for the wasm backend, and for the native backend (through its typed-array
+ * adapter, src/backend/nativeBackend.ts).
  *
  * tfjs-backend-wasm 4.22 registers no `UnsortedSegmentSum`, yet it is the gradient of
- * `gather`, so every embedding lookup needs it to train. The kernel is a plain scatter-add
- * over the wasm heap: no copy out of wasm memory, O(size of x).
+ * `gather`, so every embedding lookup needs it to train. The cpu backend's kernel makes one masked
+ * reduction over all of `x` per segment (the gradient of a compacted attention block's input
+ * gather costs hundreds of passes). The kernel here is a plain scatter-add over the tensors'
+ * memory: no copy, O(size of x).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -13,7 +16,7 @@ interface WasmBackendLike {
   typedArrayFromHeap(info: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
-function unsortedSegmentSum(args: {
+export function unsortedSegmentSum(args: {
   inputs: { x: WasmTensorInfo; segmentIds: WasmTensorInfo };
   backend: WasmBackendLike;
   attrs: { numSegments: number };

@@ -205,6 +205,10 @@ describe.skipIf(!built)(`native backend${skipReason}`, () => {
       await agree(() => tf.gather(t([3, 6, 2], 18), tf.tensor1d([5, 0, 5], 'int32'), 1), 0, 'GatherV2');
       await agree(withGrads((w) => embeddingLookup(w, ids()), () => [t([6, 4], 19)]), 1e-6, 'ScatterNd');
     });
+    it("tf.gather's own gradient (UnsortedSegmentSum) along the first and the last axis, repeated indices summed", async () => {
+      await agree(withGrads((w) => tf.gather(w, tf.tensor1d([2, 0, 2, 5], 'int32')), () => [t([6, 4], 26)]), 1e-6, 'UnsortedSegmentSum');
+      await agree(withGrads((w) => tf.gather(w, tf.tensor1d([3, 1, 3], 'int32'), -1), () => [t([2, 5, 4], 27)]), 1e-6, 'UnsortedSegmentSum');
+    });
     it('refuses an index outside the table, naming it', async () => {
       await tf.setBackend('native');
       expect(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([0, 3], 'int32'))).toThrow(/index 3.*\[0, 2\]/);
