@@ -16,11 +16,15 @@ import * as tf from '@tensorflow/tfjs';
 export type ClipScope = 'task' | 'total';
 export const CLIP_SCOPES: readonly ClipScope[] = ['task', 'total'];
 
-/** The global l2 norm of a set of gradients (NaN or Infinity when any entry is not finite). */
+/**
+ * The global l2 norm of a set of gradients (NaN or Infinity when any entry is not finite).
+ * `mul(g, g)` rather than `square(g)`: the native backend runs Mul (and Sum) in the addon, Square
+ * in JavaScript.
+ */
 export function globalNorm(grads: Iterable<tf.Tensor>): number {
   const list = [...grads];
   if (list.length === 0) return 0;
-  return Math.sqrt(tf.tidy(() => tf.addN(list.map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
+  return Math.sqrt(tf.tidy(() => tf.addN(list.map((g) => tf.sum(tf.mul(g, g)))).dataSync()[0]));
 }
 
 /**
@@ -61,26 +65,27 @@ export interface CombinedGradients {
   grads: Map<string, tf.Tensor>;
   /** l2 norm of the task gradient before clipping. */
   taskNorm: number;
-  /** l2 norm of the penalties' gradient (0 without penalties). */
-  penaltyNorm: number;
   /** l2 norm that was compared with maxNorm: the task's (`task`) or the sum's (`total`). */
   clippedNorm: number;
 }
 
 /**
  * Combines the task loss's gradient and the penalties' gradient into the one the optimizer
- * applies, clipping as `scope` says (see `ClipScope`). Both input maps are consumed. When any
- * norm is not finite, nothing is scaled and the caller must not apply the result.
+ * applies, clipping as `scope` says (see `ClipScope`). Both input maps are consumed. When a norm
+ * is not finite, nothing is scaled and the caller must not apply the result.
+ *
+ * The penalties' gradient gets no norm of its own under `task`: it is finite whenever the weights
+ * and the penalty's value are (the trainer checks the value), and a norm would cost a pass over
+ * the regularized weights' gradients on every step.
  */
 export function combineGradients(
   task: Map<string, tf.Tensor>, penalty: Map<string, tf.Tensor>, maxNorm: number, scope: ClipScope,
 ): CombinedGradients {
   const taskNorm = globalNorm(task.values());
-  const penaltyNorm = globalNorm(penalty.values());
   if (scope === 'task') {
     const clipped = clipByGlobalNorm(task, maxNorm);
-    return { grads: addInto(clipped.grads, penalty), taskNorm, penaltyNorm, clippedNorm: taskNorm };
+    return { grads: addInto(clipped.grads, penalty), taskNorm, clippedNorm: taskNorm };
   }
   const clipped = clipByGlobalNorm(addInto(task, penalty), maxNorm);
-  return { grads: clipped.grads, taskNorm, penaltyNorm, clippedNorm: clipped.norm };
+  return { grads: clipped.grads, taskNorm, clippedNorm: clipped.norm };
 }

@@ -277,14 +277,14 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
         if (!loss.applied) {
           const where = runDir ? `; the last good checkpoint is ${latestCheckpoint(runDir) ?? '(none yet)'}` : '';
           const what = Number.isFinite(loss.total)
-            ? `gradient norm is not finite (task ${loss.gradNorm}, penalties ${loss.penaltyGradNorm}) at epoch ${epoch + 1}, step ${state.step + 1}; nothing was applied`
+            ? `gradient norm is not finite (task ${loss.gradNorm}, clipped ${loss.clippedGradNorm}) at epoch ${epoch + 1}, step ${state.step + 1}; nothing was applied`
             : `loss is ${loss.total} at epoch ${epoch + 1}, step ${state.step + 1} (task loss ${loss.task})`;
           throw new NonFiniteLossError(what + where);
         }
         state.step += 1;
         lossSum += loss.task;
         tokens += data.batchTokens(batch);
-        if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm, penaltyGradNorm: loss.penaltyGradNorm });
+        if (logSteps && runDir) appendJsonl(logPath(runDir), { kind: 'step', epoch: epoch + 1, step: state.step, lr, taskLoss: loss.task, totalLoss: loss.total, gradNorm: loss.gradNorm, clippedGradNorm: loss.clippedGradNorm });
         bar.tick(1, `loss ${loss.task.toFixed(4)}`);
       }
       const trainSeconds = (performance.now() - t0) / 1000;
@@ -334,8 +334,8 @@ interface StepResult {
   total: number;
   /** l2 norm of the task gradient before clipping. */
   gradNorm: number;
-  /** l2 norm of the penalties' gradient. */
-  penaltyGradNorm: number;
+  /** l2 norm that the clip compared with maxGradNorm (the task's, or task + penalties' under `total`). */
+  clippedGradNorm: number;
   /** False when a value or a gradient was not finite: nothing was applied. */
   applied: boolean;
 }
@@ -373,10 +373,10 @@ function trainStep<M extends TrainableModel<B>, B>(
   }
   const total = task + penalty;
   const combined = combineGradients(named(taskPart.grads), penaltyGrads, options.maxGradNorm, options.clipScope);
-  const finite = Number.isFinite(total) && Number.isFinite(combined.taskNorm) && Number.isFinite(combined.penaltyNorm);
+  const finite = Number.isFinite(total) && Number.isFinite(combined.taskNorm) && Number.isFinite(combined.clippedNorm);
   if (finite) optimizer.apply(params, combined.grads, lr);
   combined.grads.forEach((g) => g.dispose());
-  return { task, total, gradNorm: combined.taskNorm, penaltyGradNorm: combined.penaltyNorm, applied: finite };
+  return { task, total, gradNorm: combined.taskNorm, clippedGradNorm: combined.clippedNorm, applied: finite };
 }
 
 /** Dev-set metrics in eval mode. */

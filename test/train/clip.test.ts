@@ -90,7 +90,6 @@ describe('gradient clipping and the penalties', () => {
     let { task, penalty } = mk();
     const t = combineGradients(task, penalty, 1, 'task');
     expect(t.taskNorm).toBeCloseTo(5, 6);
-    expect(t.penaltyNorm).toBeCloseTo(13, 6);
     expect(t.clippedNorm).toBeCloseTo(5, 6);
     const f = 1 / (5 + 1e-6);
     expect(Array.from(t.grads.get('x')!.dataSync())).toEqual([Math.fround(3 * f), Math.fround(Math.fround(4 * f) + 12)]);
@@ -121,7 +120,7 @@ describe('gradient clipping and the penalties', () => {
       return tf.tidy(() => tf.add(original(batch), tf.mul(tf.sum(tf.sqrt(tf.abs(tf.mul(model.a, 0)))), 0)) as tf.Scalar);
     };
     await expect(train({ model, data, ops: ops(), options: options({ beta: 1 }) }))
-      .rejects.toThrow(/gradient norm is not finite \(task NaN, penalties [0-9.]+\) at epoch 1, step 3; nothing was applied/);
+      .rejects.toThrow(/gradient norm is not finite \(task NaN, clipped NaN\) at epoch 1, step 3; nothing was applied/);
     expect(Array.from(model.a.dataSync())).toEqual(before);
     expect(Array.from(model.a.dataSync()).every(Number.isFinite)).toBe(true);
     model.dispose();
