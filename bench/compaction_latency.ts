@@ -9,7 +9,7 @@
  * `sparsityReport`. Timings are medians over interleaved repetitions (dense and compacted models
  * alternate, so load from other processes hits them alike).
  *
- *   npx tsx bench/compaction_latency.ts [--batch=16] [--reps=5] [--markdown]
+ *   [NEUROPRUNE_BACKEND=wasm] npx tsx bench/compaction_latency.ts [--batch=16] [--reps=5] [--markdown]
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -79,7 +79,8 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const report = await initBackend({ force: 'wasm' });
+  // The backend initBackend picks (native when the addon is built); NEUROPRUNE_BACKEND forces one.
+  const report = await initBackend();
   const ids = tf.tidy(() => tf.randomUniform([B, T], 1, config.vocab_size, 'int32', 7) as tf.Tensor2D);
   const mask = tf.ones([B, T], 'int32') as tf.Tensor2D;
   const levels = [0, 0.25, 0.5, 0.7, 0.9];
