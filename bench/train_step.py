@@ -4,6 +4,8 @@
 
   python3 bench/train_step.py --threads 1 --layers 6 --hidden 384 --heads 12 --intermediate 1536 --batch 16 --seq 128
 
+With --eval: evaluation instead (model.eval(), torch.no_grad(), the forward pass and its logits).
+
 Prints one JSON line: {"threads", "batch", "seq", "steps", "seconds_per_step", "tokens_per_second", "torch", "max_rss_mib"}.
 """
 import argparse
@@ -43,6 +45,7 @@ def main() -> None:
     p.add_argument("--intermediate", type=int, default=1536)
     p.add_argument("--alpha", type=float, default=1e-6)
     p.add_argument("--beta", type=float, default=1e-6)
+    p.add_argument("--eval", action="store_true", help="time an evaluation forward pass instead of a training step")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -69,6 +72,13 @@ def main() -> None:
         loss = out.loss + a.alpha * r_attn + a.beta * r_mlp
         loss.backward()
         opt.step()
+
+    if a.eval:
+        model.eval()
+
+        def step():  # noqa: F811 (the evaluation step replaces the training step)
+            with torch.no_grad():
+                model(input_ids=ids, attention_mask=mask).logits.sum().item()
 
     for _ in range(a.warmup):
         step()

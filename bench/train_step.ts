@@ -16,6 +16,9 @@
  * "before" (the wasm backend with TF.js's own kernels) is slow (about a minute per MiniLM step):
  * by default only MiniLM runs it, one timed step after none of warm-up.
  *
+ * `--eval`: the same for evaluation (dropout off, no tape: the forward pass to the logits), against
+ * PyTorch's `model.eval()` under `torch.no_grad()`.
+ *
  * `--profile`: instead of timing, one step of each shape (after one of warm-up) under
  * `tf.profile`, printed as a table of time per kernel (kernels that call other kernels directly,
  * such as a fallback, are counted once, under their own name).
@@ -52,6 +55,7 @@ const steps = Number(get('steps', '2'));
 const threads = get('threads', '1,2').split(',').map(Number).filter((t) => t > 0);
 const python = get('python', process.env.PYTHON ?? 'python3');
 const profile = argv.includes('--profile');
+const evaluation = argv.includes('--eval');
 const ALPHA = 1e-6, BETA = 1e-6;
 
 function config(s: Shape): BertConfig {
@@ -71,7 +75,8 @@ function setup(s: Shape): { step: () => void; dispose: () => void } {
   const params = model.namedParameters();
   const byVar = new Map([...params].map(([name, v]) => [v.name, name]));
   const optimizer = new AdamW({ weightDecay: 0.01 });
-  const step = () => {
+  const evalStep = () => tf.tidy(() => { model.forward({ inputIds, attentionMask }, { training: false }).logits.dataSync(); });
+  const trainStep = () => {
     const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
       const task = bertLoss(model, model.forward({ inputIds, attentionMask }, { training: true }).logits, labels);
       const reg = tf.add(tf.mul(attentionGroupL12(model.attentionBlocks()), ALPHA), tf.mul(mlpPreferentialL1(model.mlpBlocks()), BETA));
@@ -83,6 +88,7 @@ function setup(s: Shape): { step: () => void; dispose: () => void } {
     value.dataSync();
     tf.dispose([value, ...Object.values(grads)]);
   };
+  const step = evaluation ? evalStep : trainStep;
   const dispose = () => {
     optimizer.dispose();
     tf.dispose([inputIds, attentionMask, labels]);
@@ -168,7 +174,7 @@ function peakRssMiB(): number {
 function timeTorch(s: Shape, t: number): { sec: number; torch: string; rss: number } | string {
   const run = spawnSync(python, [path.join(__dirname, 'train_step.py'), '--threads', String(t), '--batch', String(s.batch), '--seq', String(s.seq),
     '--layers', String(s.layers), '--hidden', String(s.hidden), '--heads', String(s.heads), '--intermediate', String(s.intermediate),
-    '--steps', String(Math.max(2, steps)), '--warmup', '1', '--alpha', String(ALPHA), '--beta', String(BETA)], { encoding: 'utf8' });
+    '--steps', String(Math.max(2, steps)), '--warmup', '1', '--alpha', String(ALPHA), '--beta', String(BETA), ...(evaluation ? ['--eval'] : [])], { encoding: 'utf8' });
   if (run.status !== 0) return `PyTorch peer failed: ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`;
   const r = JSON.parse(run.stdout.trim().split('\n').pop()!);
   return { sec: r.seconds_per_step, torch: r.torch, rss: r.max_rss_mib };
@@ -181,7 +187,7 @@ interface ChildResult { seconds: number; rss: number; backend: string }
  * its peak memory is then the step's own, and the wasm heap (which only grows) starts empty.
  */
 function runChild(key: string, mode: 'before' | 'after' | 'profile', batch: number): { ok: true; stdout: string } | { ok: false; error: string } {
-  const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', `${key},${mode},${batch}`, '--steps', String(steps)],
+  const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', `${key},${mode},${batch}`, '--steps', String(steps), ...(evaluation ? ['--eval'] : [])],
     { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (run.status !== 0) {
     const err = (run.stderr || '').trim().split('\n').filter((l) => /Error|error|Abort/.test(l))[0] ?? `exit ${run.status ?? run.signal}`;
@@ -224,7 +230,7 @@ async function main(): Promise<void> {
   const report = await initBackend();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
-  console.log(`# training step, ${cpu}, ${os.cpus().length} cores, Node ${process.version}; ${describeBackend(report)[0]}`);
+  console.log(`# ${evaluation ? 'evaluation (forward pass, no tape)' : 'training step'}, ${cpu}, ${os.cpus().length} cores, Node ${process.version}; ${describeBackend(report)[0]}`);
   console.log(`# load average at start: ${load()}`);
   if (profile) {
     for (const key of shapes) {

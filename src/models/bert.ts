@@ -447,8 +447,17 @@ export class BertForSequenceClassification implements PrunableModel {
       let h: tf.Tensor = this.embed(inputs, training);
       const hidden: tf.Tensor[] = [h];
       for (const layer of this.layers) {
-        h = this.layer(layer, h, additiveMask, training);
-        hidden.push(h);
+        if (training || options.outputHiddenStates) {
+          h = this.layer(layer, h, additiveMask, training);
+          hidden.push(h);
+        } else {
+          // Evaluation keeps nothing for a backward pass: free each layer's temporaries, and its
+          // input, as soon as its output exists (as PyTorch does under no_grad), instead of at the
+          // end of the outer tidy. (Under a gradient tape the tensors it saves are kept anyway.)
+          const input = h;
+          h = tf.tidy(() => this.layer(layer, input, additiveMask, false));
+          input.dispose();
+        }
       }
       const [b, , d] = h.shape;
       const first = tf.slice(h, [0, 0, 0], [b, 1, d]).reshape([b, d]);
