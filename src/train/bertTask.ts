@@ -46,7 +46,8 @@ export class BertTaskModel implements TrainableModel<Batch> {
   }
 
   stepMemory(batch: Batch): StepMemory {
-    const layers = this.attentionBlocks().map((a, i) => ({ heads: a.numHeads, intermediate: this.mlpBlocks()[i].input.weight.shape[0] }));
+    const mlp = this.mlpBlocks();
+    const layers = this.attentionBlocks().map((a, i) => ({ heads: a.numHeads, intermediate: mlp[i].input.weight.shape[0] }));
     const terms = encoderActivationTerms(this.hiddenSize, layers, batch.size, batch.seqLen);
     return { activationBytes: activationBytes(terms), examples: batch.size, length: batch.seqLen };
   }

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { TrainMode, TrainOptions } from './options';
+import type { SetupValue } from './runIdentity';
 
 export interface SweepGrid {
   modes: TrainMode[];
@@ -36,24 +37,18 @@ export function pointId(p: Omit<SweepPoint, 'id'>): string {
 }
 
 /**
- * Everything besides the grid's own hyperparameters that changes a point's result: the task and
- * its data, the starting model, and every training option (the progress bar aside).
+ * Everything besides the grid's own hyperparameters that changes a point's result: the run's setup
+ * (task and data, starting model, tokenizer: what `train` stores in options.json as its setup) and
+ * every training option (the progress bar aside).
  */
 export interface SweepSettings {
-  task: string;
-  /** Absolute paths, or null when not given (the built-in task, the default model). */
-  glueDir: string | null;
-  modelDir: string | null;
-  configFile: string | null;
-  maxLength: number | null;
-  limitTrain: number | null;
-  limitDev: number | null;
+  setup: Record<string, SetupValue>;
   options: Omit<TrainOptions, 'progress' | 'mode' | 'alpha' | 'beta' | 'theta'>;
 }
 
-export function sweepSettings(s: Omit<SweepSettings, 'options'> & { options: TrainOptions }): SweepSettings {
-  const { progress: _p, mode: _m, alpha: _a, beta: _b, theta: _t, ...options } = s.options;
-  return { ...s, options };
+export function sweepSettings(setup: Record<string, SetupValue>, trainOptions: TrainOptions): SweepSettings {
+  const { progress: _p, mode: _m, alpha: _a, beta: _b, theta: _t, ...options } = trainOptions;
+  return { setup, options };
 }
 
 /** JSON with object keys sorted at every depth, so equal settings give equal text. */

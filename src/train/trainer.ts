@@ -119,10 +119,10 @@ export function stepSeed(seed: number, step: number): number {
  * the model can estimate its activations. The estimate uses the model as it is now: on a resume,
  * before the checkpoint's (possibly smaller) model is loaded, so it errs on the safe side.
  */
-function checkStepMemory<B>(model: TrainableModel<B>, data: TaskData<B>): void {
+function checkStepMemory<B>(model: TrainableModel<B>, batches: readonly B[]): void {
   if (!model.stepMemory) return;
   let worst: StepMemory | undefined;
-  for (const b of data.trainBatches(0)) {
+  for (const b of batches) {
     const m = model.stepMemory(b);
     if (!worst || m.activationBytes > worst.activationBytes) worst = m;
   }
@@ -137,13 +137,14 @@ function checkStepMemory<B>(model: TrainableModel<B>, data: TaskData<B>): void {
 export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B>): Promise<TrainResult<M>> {
   const { data, ops, options, runDir } = run;
   validateTrainOptions(options);
+  const firstEpoch = data.trainBatches(0);
   // Before anything is written: a batch too large for memory is refused with one that fits.
-  if (run.memoryCheck !== false) checkStepMemory(run.model, data);
+  if (run.memoryCheck !== false) checkStepMemory(run.model, firstEpoch);
   let model = run.model;
   const optimizer = new AdamW({ weightDecay: options.weightDecay });
   let state: TrainerState = { epoch: 0, step: 0, optimizerStep: 0, history: [] };
 
-  const stepsPerEpoch = data.trainBatches(0).length;
+  const stepsPerEpoch = firstEpoch.length;
   const totalSteps = stepsPerEpoch * options.epochs;
 
   if (runDir) {
@@ -175,7 +176,7 @@ export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B
 
   try {
     for (let epoch = state.epoch; epoch < options.epochs; epoch++) {
-      const batches = data.trainBatches(epoch);
+      const batches = epoch === 0 ? firstEpoch : data.trainBatches(epoch);
       const bar = new ProgressBar(`epoch ${epoch + 1}/${options.epochs}`, batches.length, { quiet: !options.progress, unit: 'step' });
       let lossSum = 0;
       let tokens = 0;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/options';
+import type { SetupValue } from '../../src/train/runIdentity';
 import { canonicalJson, expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepSettings } from '../../src/train/sweep';
 
 describe('sweep grids', () => {
@@ -28,10 +29,10 @@ describe('sweep grids', () => {
 });
 
 describe('sweep point identity', () => {
-  const settings = (o: Partial<typeof DEFAULT_TRAIN_OPTIONS> = {}, s: Partial<SweepSettings> = {}): SweepSettings => sweepSettings({
-    task: 'negation', glueDir: null, modelDir: null, configFile: null, maxLength: null, limitTrain: null, limitDev: null,
-    ...s, options: { ...DEFAULT_TRAIN_OPTIONS, ...o },
-  });
+  const settings = (o: Partial<typeof DEFAULT_TRAIN_OPTIONS> = {}, s: Record<string, SetupValue> = {}): SweepSettings => sweepSettings(
+    { '--task': 'negation', '--glue-dir': null, '--model': null, '--config': null, '--max-length': null, '--limit-train': null, '--limit-dev': null, ...s },
+    { ...DEFAULT_TRAIN_OPTIONS, ...o },
+  );
   const [point] = expandGrid({ modes: ['neuroprune'], alphas: [1e-3], betas: [1e-2], thetas: [0.2] });
 
   it('the key changes with every setting that changes a result, and not with the progress bar or key order', () => {
@@ -41,7 +42,8 @@ describe('sweep point identity', () => {
     const changed = [
       settings({ seed: 1 }), settings({ epochs: 4 }), settings({ learningRate: 1e-4 }), settings({ batchSize: 8 }),
       settings({ eps: 1e-3 }), settings({ compact: false }), settings({ clipScope: 'total' }),
-      settings({}, { task: 'rte' }), settings({}, { limitTrain: 100 }), settings({}, { maxLength: 64 }), settings({}, { modelDir: '/m' }),
+      settings({}, { '--task': 'rte' }), settings({}, { '--limit-train': 100 }), settings({}, { '--max-length': 64 }), settings({}, { '--model': '/m' }),
+      settings({}, { tokenizer: 'another' }),
     ];
     const keys = changed.map((s) => pointKey(point, s));
     expect(new Set([k, ...keys]).size).toBe(changed.length + 1);

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { appendJsonl, readJsonl } from '../../train/jsonl';
 import { neuropruneOps } from '../../train/neuropruneOps';
@@ -85,17 +85,14 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const configFile = stringOption(values, 'config');
   const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
   const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
-  const abs = (p: string | undefined) => (p === undefined ? null : resolve(p));
+  const setup = runSetup(values, taskChoice);
   // A point is done only when a line with the same key exists: same grid values and same settings.
-  const settings = (p: SweepPoint): SweepSettings => sweepSettings({
-    task: taskChoice.task, glueDir: abs(taskChoice.glueDir), modelDir: abs(taskChoice.modelDir), configFile: abs(configFile),
-    maxLength: taskChoice.maxLength ?? null, limitTrain: limits.limitTrain ?? null, limitDev: limits.limitDev ?? null,
-    options: pointOptions(p, base),
-  });
+  const settings = (p: SweepPoint): SweepSettings => sweepSettings(setup, pointOptions(p, base));
+  const keys = new Map(all.map((p) => [p.id, pointKey(p, settings(p))]));
   const previous = existsSync(resultsFile) ? readJsonl<SweepResult>(resultsFile) : [];
   const done = new Set(previous.map((r) => r.key).filter(Boolean));
-  const todo = points.filter((p) => !done.has(pointKey(p, settings(p))));
-  const gridKeys = new Set(all.map((p) => pointKey(p, settings(p))));
+  const todo = points.filter((p) => !done.has(keys.get(p.id)!));
+  const gridKeys = new Set(keys.values());
   const other = previous.filter((r) => !gridKeys.has(r.key)).length;
   process.stderr.write(`sweep: ${all.length} points in the grid, ${points.length} in this shard, ${points.length - todo.length} already in ${resultsFile}, ${todo.length} to run` +
     (other > 0 ? ` (${other} other lines there are of other points or settings: grid values, task, data, model or options)` : '') + '\n');
@@ -108,7 +105,6 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   mkdirSync(dirname(resultsFile), { recursive: true });
 
   const interrupt = onFirstInterrupt('interrupt: stopping this point before its next step (Ctrl-C again to quit at once)');
-  const setup = runSetup(values, taskChoice);
   try {
     for (const [i, p] of todo.entries()) {
       if (interrupt.stopRequested()) return 130;
