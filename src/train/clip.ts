@@ -30,10 +30,12 @@ export function globalNorm(grads: Iterable<tf.Tensor>): number {
 /**
  * Scales gradients so that their global l2 norm is at most `maxNorm`, as
  * `torch.nn.utils.clip_grad_norm_` (factor maxNorm / (norm + 1e-6), applied only when < 1).
- * Returns the new gradients (the inputs are disposed when replaced) and the norm before clipping.
+ * Returns the new gradients (the inputs are disposed when replaced) and the norm before clipping;
+ * pass `norm` when it is already known, to save a pass over the gradients.
  */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
-  const norm = globalNorm(grads.values());
+export function clipByGlobalNorm(
+  grads: Map<string, tf.Tensor>, maxNorm: number, norm = globalNorm(grads.values()),
+): { grads: Map<string, tf.Tensor>; norm: number } {
   if (!(maxNorm > 0) || !Number.isFinite(norm) || norm <= maxNorm) return { grads, norm };
   const factor = maxNorm / (norm + 1e-6);
   const out = new Map<string, tf.Tensor>();
@@ -83,7 +85,7 @@ export function combineGradients(
 ): CombinedGradients {
   const taskNorm = globalNorm(task.values());
   if (scope === 'task') {
-    const clipped = clipByGlobalNorm(task, maxNorm);
+    const clipped = clipByGlobalNorm(task, maxNorm, taskNorm);
     return { grads: addInto(clipped.grads, penalty), taskNorm, clippedNorm: taskNorm };
   }
   const clipped = clipByGlobalNorm(addInto(task, penalty), maxNorm);
