@@ -32,6 +32,7 @@ import { describeBackend, initBackend } from '../src/backend';
 import { installWasmKernels } from '../src/backend/kernels';
 import { BertForSequenceClassification, bertLoss, type BertConfig } from '../src/models/bert';
 import { AdamW } from '../src/train/adamw';
+import { variableGrads } from '../src/train/gradients';
 import { attentionGroupL12, mlpPreferentialL1 } from '../src/neuroprune/regularizers';
 
 interface Shape { name: string; layers: number; hidden: number; heads: number; intermediate: number; batch: number; seq: number }
@@ -77,7 +78,7 @@ function setup(s: Shape): { step: () => void; dispose: () => void } {
   const optimizer = new AdamW({ weightDecay: 0.01 });
   const evalStep = () => tf.tidy(() => { model.forward({ inputIds, attentionMask }, { training: false }).logits.dataSync(); });
   const trainStep = () => {
-    const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
+    const { value, grads } = tf.tidy(() => variableGrads(() => {
       const task = bertLoss(model, model.forward({ inputIds, attentionMask }, { training: true }).logits, labels);
       const reg = tf.add(tf.mul(attentionGroupL12(model.attentionBlocks()), ALPHA), tf.mul(mlpPreferentialL1(model.mlpBlocks()), BETA));
       return tf.add(task, reg) as tf.Scalar;

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
 import { mulberry32 } from '../data/random';
 import { attention, dropout, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
+import * as lean from './lean';
 
 /**
  * NeuroPrune's per-layer layout, stored in `config.json` under `"neuroprune"` beside Hugging
@@ -412,7 +413,7 @@ export class BertForSequenceClassification implements PrunableModel {
       const types = inputs.tokenTypeIds
         ? embeddingLookup(e.tokenTypeEmbeddings, inputs.tokenTypeIds)
         : tf.slice(e.tokenTypeEmbeddings, [0, 0], [1, -1]).expandDims(0);
-      let h = tf.add(tf.add(words, positions), types);
+      let h = lean.add(lean.add(words, positions), types);
       h = layerNorm(h, e.layerNorm.weight, e.layerNorm.bias, this.config.layer_norm_eps);
       return this.dropout(h, this.config.hidden_dropout_prob, training) as tf.Tensor3D;
     });
@@ -431,10 +432,10 @@ export class BertForSequenceClassification implements PrunableModel {
       a = attention(block, { x: h, additiveMask }, training ? probsDropout : undefined);
     }
     a = this.dropout(a, cfg.hidden_dropout_prob, training);
-    h = layerNorm(tf.add(a, h), layer.attentionLayerNorm.weight, layer.attentionLayerNorm.bias, cfg.layer_norm_eps);
+    h = layerNorm(lean.add(a, h), layer.attentionLayerNorm.weight, layer.attentionLayerNorm.bias, cfg.layer_norm_eps);
     let m = mlp(layer.mlp, h);
     m = this.dropout(m, cfg.hidden_dropout_prob, training);
-    return layerNorm(tf.add(m, h), layer.outputLayerNorm.weight, layer.outputLayerNorm.bias, cfg.layer_norm_eps);
+    return layerNorm(lean.add(m, h), layer.outputLayerNorm.weight, layer.outputLayerNorm.bias, cfg.layer_norm_eps);
   }
 
   /** Logits `[batch, num_labels]` and, on request, all hidden states. */
@@ -447,17 +448,14 @@ export class BertForSequenceClassification implements PrunableModel {
       let h: tf.Tensor = this.embed(inputs, training);
       const hidden: tf.Tensor[] = [h];
       for (const layer of this.layers) {
-        if (training || options.outputHiddenStates) {
-          h = this.layer(layer, h, additiveMask, training);
-          hidden.push(h);
-        } else {
-          // Evaluation keeps nothing for a backward pass: free each layer's temporaries, and its
-          // input, as soon as its output exists (as PyTorch does under no_grad), instead of at the
-          // end of the outer tidy. (Under a gradient tape the tensors it saves are kept anyway.)
-          const input = h;
-          h = tf.tidy(() => this.layer(layer, input, additiveMask, false));
-          input.dispose();
-        }
+        // Each layer's temporaries go as soon as its output exists, instead of at the end of the
+        // outer tidy. Under a gradient tape this frees only what the backward pass does not read:
+        // the tape holds its own references to the tensors it saved. In evaluation the layer's
+        // input goes too (as under PyTorch's no_grad).
+        const input = h;
+        h = tf.tidy(() => this.layer(layer, input, additiveMask, training));
+        if (options.outputHiddenStates) hidden.push(h);
+        else if (input !== h) input.dispose();
       }
       const [b, , d] = h.shape;
       const first = tf.slice(h, [0, 0, 0], [b, 1, d]).reshape([b, d]);

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import * as fused from '../backend/kernels/fused';
 import { dropout as hashDropout } from '../backend/kernels/dropout';
+import * as lean from './lean';
 
 /** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
 export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
@@ -16,12 +17,7 @@ export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
     throw new Error(`linear ${layer.weight.name}: input has ${inDim} features, weight is [${layer.weight.shape}]`);
   }
   const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
-  // The bias is added in the product's epilogue (one pass less over the output; its gradient is
-  // the same column sum as an Add's).
-  const y = layer.bias
-    ? tf.fused.matMul({ a: x2, b: layer.weight as tf.Tensor2D, transposeB: true, bias: layer.bias })
-    : tf.matMul(x2, layer.weight, false, true);
-  return y.reshape([...lead, outDim]);
+  return lean.reshape(lean.linear2d(x2, layer.weight as tf.Tensor2D, layer.bias ?? undefined), [...lead, outDim]);
 }
 
 /**
@@ -62,7 +58,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsil
 /** Splits `[B, T, h*dh]` into `[B, h, T, dh]`. */
 function splitHeads(x: tf.Tensor, numHeads: number, headSize: number): tf.Tensor {
   const [b, t] = x.shape;
-  return x.reshape([b, t, numHeads, headSize]).transpose([0, 2, 1, 3]);
+  return lean.reshape(x, [b, t, numHeads, headSize]).transpose([0, 2, 1, 3]);
 }
 
 export interface AttentionInputs {
@@ -93,11 +89,12 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, dropou
   const v = splitHeads(linear(xkv, block.value), numHeads, headSize);
   // The scale is applied to q ([B, h, Tq, dh]) rather than to the scores ([B, h, Tq, Tk]): the
   // same product up to rounding, one pass over a tensor Tk/dh times smaller each way, and the
-  // scores are not kept for the backward pass of a multiplication.
+  // scores are not kept for the backward pass of a multiplication. Neither the scaling nor the
+  // additions keep their inputs (`lean.ts`): only the probabilities are saved.
   const scale = inputs.scale ?? 1 / Math.sqrt(headSize);
-  let scores = tf.matMul(scale === 1 ? q : tf.mul(q, scale), k, false, true);
-  if (inputs.positionBias) scores = tf.add(scores, inputs.positionBias);
-  if (inputs.additiveMask) scores = tf.add(scores, inputs.additiveMask);
+  let scores = tf.matMul(scale === 1 ? q : lean.scale(q, scale), k, false, true);
+  if (inputs.positionBias) scores = lean.add(scores, inputs.positionBias);
+  if (inputs.additiveMask) scores = lean.addConstant(scores, inputs.additiveMask);
   let probs = fused.softmaxLastAxis(scores);
   if (dropout) probs = dropout(probs);
   const ctx = tf.matMul(probs, v); // [B, h, Tq, dh]

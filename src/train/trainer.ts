@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic';
 import { AdamW } from './adamw';
 import { combineGradients } from './clip';
+import { variableGrads } from './gradients';
 import { appendJsonl, readJsonl, writeJsonlAtomic } from './jsonl';
 import { type TrainOptions, validateTrainOptions } from './options';
 import { checkSameRun, readTrainerState, runIdentity, type SetupValue, type TrainerState } from './runIdentity';
@@ -269,14 +270,14 @@ function trainStep<M extends TrainableModel<B>, B>(
   for (const [name, v] of params) byTfName.set(v.name, name);
   const named = (grads: tf.NamedTensorMap) => new Map(Object.entries(grads).map(([tfName, g]) => [byTfName.get(tfName)!, g]));
 
-  const taskPart = tf.variableGrads(() => model.taskLoss(batch, { training: true, seed }), vars);
+  const taskPart = variableGrads(() => model.taskLoss(batch, { training: true, seed }), vars);
   const task = taskPart.value.dataSync()[0];
   taskPart.value.dispose();
   let penalty = 0;
   let penaltyGrads = new Map<string, tf.Tensor>();
   // The penalty terms are alpha * R_attn and beta * R_mlp (or plain l1): none when both weights are 0.
   if (options.mode !== 'finetune' && (options.alpha > 0 || options.beta > 0)) {
-    const part = tf.variableGrads(() => {
+    const part = variableGrads(() => {
       const { attention, mlp } = ops.regularizer(model, options);
       const terms = [attention, mlp].filter((t): t is tf.Scalar => t !== null);
       if (terms.length === 0) throw new Error(`TrainerOps.regularizer returned no term although alpha = ${options.alpha}, beta = ${options.beta}`);

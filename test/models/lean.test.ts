@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend';
+import { loadNativeBlas } from '../../src/backend/kernels';
+import { BertForSequenceClassification, bertLoss, type BertConfig } from '../../src/models/bert';
+import * as lean from '../../src/models/lean';
+import { values } from '../backend/values';
+
+interface TapeNode { saved?: tf.Tensor[] }
+interface TapeEngine { startTape(): void; endTape(): void; tidy<T extends tf.TensorContainer>(name: string, f: () => T): T; state: { activeTape: TapeNode[] | null } }
+
+/**
+ * The distinct buffers the tape keeps for the backward pass while `f` runs (what
+ * `engine.gradients` would hold until its backward pass), except those of `exclude` (the inputs,
+ * alive anyway). Returns their shapes.
+ */
+function savedBuffers(f: () => tf.Tensor, exclude: tf.Tensor[] = []): number[][] {
+  const engine = tf.engine() as unknown as TapeEngine;
+  engine.startTape();
+  let out: tf.Tensor | undefined;
+  try {
+    out = engine.tidy('forward', f);
+  } finally {
+    engine.endTape();
+  }
+  const tape = engine.state.activeTape ?? [];
+  engine.state.activeTape = null;
+  const skip = new Set(exclude.map((t) => t.dataId));
+  const seen = new Map<object, number[]>();
+  for (const node of tape) {
+    for (const t of node.saved ?? []) {
+      if (!skip.has(t.dataId) && !seen.has(t.dataId)) seen.set(t.dataId, t.shape);
+      t.dispose();
+    }
+  }
+  out?.dispose();
+  return [...seen.values()];
+}
+
+function t(shape: number[], seed: number): tf.Tensor {
+  return tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+}
+
+/** Value and gradients of `sum(f(...xs) * w)` (a fixed random weighting), for comparing two versions of an op. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[]): Float32Array[] {
+  return tf.tidy(() => {
+    const y = f(...xs);
+    const w = t(y.shape, 77);
+    const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), w)))(xs);
+    return [y, ...grads].map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+function expectSame(a: Float32Array[], b: Float32Array[], tol: number): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, i) => {
+    expect(x.length).toBe(b[i].length);
+    let max = 0;
+    x.forEach((v, j) => { max = Math.max(max, Math.abs(v - b[i][j])); });
+    expect(max, `output ${i}`).toBeLessThanOrEqual(tol);
+  });
+}
+
+beforeAll(async () => { await initBackend({ force: 'cpu' }); });
+
+for (const backend of ['cpu', 'wasm', 'native'] as const) describe.skipIf(backend === 'native' && !loadNativeBlas().ok)(`lean ops on ${backend}`, () => {
+  beforeAll(async () => { await initBackend({ force: backend }); });
+  afterAll(async () => { await initBackend({ force: 'cpu' }); });
+
+  it('add (broadcasting either way), addConstant, scale and reshape equal the plain ops, values and gradients', () => {
+    const a = t([2, 3, 4, 5], 1), b = t([3, 1, 5], 2), c = t([2, 1, 1, 5], 3);
+    expectSame(valueAndGrads(lean.add, [a, b]), valueAndGrads(tf.add, [a, b]), 0);
+    expectSame(valueAndGrads(lean.add, [b, a]), valueAndGrads(tf.add, [b, a]), 0);
+    expectSame(valueAndGrads((x) => lean.addConstant(x, c), [a]), valueAndGrads((x) => tf.add(x, c), [a]), 0);
+    expectSame(valueAndGrads((x) => lean.scale(x, 0.125), [a]), valueAndGrads((x) => tf.mul(x, 0.125), [a]), 0);
+    expectSame(valueAndGrads((x) => lean.reshape(x, [6, 20]), [a]), valueAndGrads((x) => tf.reshape(x, [6, 20]), [a]), 0);
+    tf.dispose([a, b, c]);
+  });
+
+  it('linear2d equals the fused product with and without bias, values and gradients', () => {
+    const x = t([7, 6], 4), w = t([5, 6], 5), bias = t([5], 6);
+    const plain = (xx: tf.Tensor, ww: tf.Tensor, bb?: tf.Tensor) => tf.add(tf.matMul(xx, ww, false, true), bb ?? 0);
+    expectSame(valueAndGrads((xx, ww, bb) => lean.linear2d(xx as tf.Tensor2D, ww as tf.Tensor2D, bb), [x, w, bias]), valueAndGrads(plain, [x, w, bias]), 2e-6);
+    expectSame(valueAndGrads((xx, ww) => lean.linear2d(xx as tf.Tensor2D, ww as tf.Tensor2D), [x, w]), valueAndGrads((xx, ww) => plain(xx, ww), [x, w]), 2e-6);
+    tf.dispose([x, w, bias]);
+  });
+
+  it('saves only what the backward pass reads', () => {
+    const a = t([2, 3, 4, 5], 1), b = t([3, 1, 5], 2), x = t([7, 6], 4), w = t([5, 6], 5), bias = t([5], 6);
+    // The plain ops keep buffers that nothing reads: the sum's inputs are excluded as alive anyway,
+    // so what shows is a product's output (fused.matMul) and the input of a reshape of a new tensor.
+    expect(savedBuffers(() => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, transposeB: true, bias }), [x, w, bias])).toEqual([[1, 7, 5]]);
+    // (`Mul` also keeps its scalar factor.)
+    expect(savedBuffers(() => tf.reshape(tf.mul(a, 2), [6, 20]), [a])).toEqual([[], [2, 3, 4, 5]]);
+    expect(savedBuffers(() => tf.add(tf.mul(a, 2), b), [a, b])).toEqual([[], [2, 3, 4, 5]]);
+    expect(savedBuffers(() => lean.linear2d(x as tf.Tensor2D, w as tf.Tensor2D, bias), [x, w, bias])).toEqual([]);
+    expect(savedBuffers(() => lean.reshape(lean.scale(a, 2), [6, 20]), [a])).toEqual([]);
+    expect(savedBuffers(() => lean.add(lean.scale(a, 2), b), [a, b])).toEqual([]);
+    expect(savedBuffers(() => lean.addConstant(lean.scale(a, 2), b), [a, b])).toEqual([]);
+    tf.dispose([a, b, x, w, bias]);
+  });
+});
+
+// Where the fused GELU, softmax and LayerNorm kernels exist (the backends that train).
+for (const backend of ['wasm', 'native'] as const) describe.skipIf(backend === 'native' && !loadNativeBlas().ok)(`saved activations on ${backend}`, () => {
+  beforeAll(async () => { await initBackend({ force: backend }); });
+  afterAll(async () => { await initBackend({ force: 'cpu' }); });
+
+  it('a BERT training forward keeps 24 floats per token, layer and unit of width (was 37), for this shape', () => {
+    // hidden 16, 4 heads, MLP 64, T 16: what a layer saves is, in units of hidden per token,
+    // the input (1), q, k, v (3), probabilities and dropped probabilities (2 x heads*T/hidden = 8),
+    // the context (1), two LayerNorm inputs and the first's output (3), the MLP's pre- and
+    // post-activation (2 x 4) = 24; weights are not counted.
+    const cfg: BertConfig = {
+      vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
+      hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 16,
+      type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12, pad_token_id: 0, num_labels: 2,
+    };
+    const model = BertForSequenceClassification.random(cfg, { seed: 1 });
+    const [batch, seq] = [3, 16];
+    const inputIds = tf.tensor2d(Array.from({ length: batch * seq }, (_, i) => 1 + (i * 7) % 49), [batch, seq], 'int32');
+    const attentionMask = tf.ones([batch, seq], 'int32') as tf.Tensor2D;
+    const labels = tf.tensor1d([0, 1, 1], 'int32');
+    const params = [...model.namedParameters().values()];
+    const saved = savedBuffers(() => bertLoss(model, model.forward({ inputIds, attentionMask }, { training: true, dropoutSeed: 1 }).logits, labels), params);
+    const floats = saved.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+    const perTokenLayerWidth = floats / (batch * seq * cfg.num_hidden_layers * cfg.hidden_size);
+    console.log(`BERT forward under a tape: ${perTokenLayerWidth.toFixed(2)} floats saved per token, layer and unit of width`);
+    // The embeddings' LayerNorm input and output, the pooler and the loss add a little.
+    expect(perTokenLayerWidth).toBeGreaterThanOrEqual(24);
+    expect(perTokenLayerWidth).toBeLessThan(26);
+    tf.dispose([inputIds, attentionMask, labels]);
+    model.dispose();
+  });
+});
