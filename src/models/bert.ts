@@ -394,9 +394,13 @@ export class BertForSequenceClassification implements PrunableModel {
     return cfg;
   }
 
+  private drawDropoutSeed(): number {
+    return Math.floor(this.nextDropoutSeed() * 2 ** 31);
+  }
+
   private dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
     if (!training || rate <= 0) return x;
-    return dropout(x, rate, Math.floor(this.nextDropoutSeed() * 2 ** 31));
+    return dropout(x, rate, this.drawDropoutSeed());
   }
 
   /** Embedding output `[batch, seq, hidden]`: word + position + token type, LayerNorm, dropout. */
@@ -428,8 +432,8 @@ export class BertForSequenceClassification implements PrunableModel {
       // Every head removed: the block contributes only its output bias (as HF with all heads pruned).
       a = block.output.bias ? tf.add(tf.zerosLike(h), block.output.bias) : tf.zerosLike(h);
     } else {
-      const probsDropout = (p: tf.Tensor) => this.dropout(p, cfg.attention_probs_dropout_prob, training);
-      a = attention(block, { x: h, additiveMask }, training ? probsDropout : undefined);
+      const rate = cfg.attention_probs_dropout_prob;
+      a = attention(block, { x: h, additiveMask }, training && rate > 0 ? { rate, seed: this.drawDropoutSeed() } : undefined);
     }
     a = this.dropout(a, cfg.hidden_dropout_prob, training);
     h = layerNorm(lean.add(a, h), layer.attentionLayerNorm.weight, layer.attentionLayerNorm.bias, cfg.layer_norm_eps);

@@ -42,6 +42,26 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
 }
 
+/** d geluTanh(x)/dx applied to `dy`. */
+function geluTanhGrad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const c = Math.sqrt(2 / Math.PI);
+    const th = tf.tanh(tf.mul(c, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))));
+    const du = tf.mul(c, tf.add(1, tf.mul(3 * 0.044715, tf.square(x))));
+    const d = tf.add(tf.mul(0.5, tf.add(1, th)), tf.mul(tf.mul(0.5, x), tf.mul(tf.sub(1, tf.square(th)), du)));
+    return tf.mul(dy, d);
+  });
+}
+
+/** The gradient of `activate(x, act)` applied to `dy`. */
+export function activationGrad(x: tf.Tensor, dy: tf.Tensor, act: Activation): tf.Tensor {
+  switch (act) {
+    case 'gelu': return fused.geluGrad(x, dy);
+    case 'gelu_new': return geluTanhGrad(x, dy);
+    case 'relu': return tf.tidy(() => tf.mul(dy, tf.step(x)));
+  }
+}
+
 export function activate(x: tf.Tensor, act: Activation): tf.Tensor {
   switch (act) {
     case 'gelu': return gelu(x);
@@ -78,7 +98,7 @@ export interface AttentionInputs {
  * Multi-head attention over an `AttentionBlock`: returns `output(concat_h softmax(q_h k_h^T) v_h)`,
  * `[B, Tq, d]`, before any residual or LayerNorm (those belong to the architecture).
  */
-export function attention(block: AttentionBlock, inputs: AttentionInputs, dropout?: (p: tf.Tensor) => tf.Tensor): tf.Tensor {
+export function attention(block: AttentionBlock, inputs: AttentionInputs, probsDropout?: { rate: number; seed: number }): tf.Tensor {
   const { numHeads, headSize } = block;
   const context = inputs.context ?? inputs.x;
   const pick = (t: tf.Tensor) => (block.inputIndex ? tf.gather(t, block.inputIndex, -1) : t);
@@ -95,17 +115,24 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, dropou
   let scores = tf.matMul(scale === 1 ? q : lean.scale(q, scale), k, false, true);
   if (inputs.positionBias) scores = lean.add(scores, inputs.positionBias);
   if (inputs.additiveMask) scores = lean.addConstant(scores, inputs.additiveMask);
-  let probs = fused.softmaxLastAxis(scores);
-  if (dropout) probs = dropout(probs);
-  const ctx = tf.matMul(probs, v); // [B, h, Tq, dh]
+  const probs = fused.softmaxLastAxis(scores);
+  // [B, h, Tq, dh]; with dropout, the dropped probabilities are redrawn in the backward pass.
+  const ctx = probsDropout && probsDropout.rate > 0 ? lean.dropoutMatMul(probs, v, probsDropout.rate, probsDropout.seed) : tf.matMul(probs, v);
   const [b, , tq] = ctx.shape;
   const merged = ctx.transpose([0, 2, 1, 3]).reshape([b, tq, numHeads * headSize]);
   return linear(merged, block.output);
 }
 
-/** `output(act(input(x)))`. */
+/** `output(act(input(x)))`; the activation is recomputed in the backward pass, not kept (`lean.ts`). */
 export function mlp(block: MlpBlock, x: tf.Tensor): tf.Tensor {
-  return linear(activate(linear(x, block.input), block.activation), block.output);
+  const pre = linear(x, block.input);
+  const lead = pre.shape.slice(0, -1);
+  const width = pre.shape[pre.shape.length - 1];
+  const [outDim, wIn] = block.output.weight.shape;
+  if (wIn !== width) throw new Error(`linear ${block.output.weight.name}: input has ${width} features, weight is [${block.output.weight.shape}]`);
+  const y = lean.activatedLinear2d(lean.reshape(pre, [-1, width]) as tf.Tensor2D, block.output.weight as tf.Tensor2D, block.output.bias ?? undefined,
+    (t) => activate(t, block.activation), (t, dy) => activationGrad(t, dy, block.activation));
+  return lean.reshape(y, [...lead, outDim]);
 }
 
 /** `[B, T]` padding mask of 1/0 to an additive `[B, 1, 1, T]` mask. */

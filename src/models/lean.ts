@@ -10,6 +10,7 @@
  * values and gradients against the plain ops, and what each one saves).
  */
 import * as tf from '@tensorflow/tfjs';
+import { dropout } from '../backend/kernels/dropout';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 
@@ -85,4 +86,64 @@ export function linear2d(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.T
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [...grads(dy, saved), unbroadcast(dy, bb.shape)],
     };
   })(x, w, bias) as tf.Tensor2D;
+}
+
+/**
+ * `act(x) @ w^T (+ bias)` for `x` `[N, in]`: saves `x` and `w`, and recomputes `act(x)` in the
+ * backward pass instead of keeping it (an elementwise pass, against a product over it). For an
+ * MLP that keeps one `[tokens, intermediate]` tensor instead of two.
+ */
+export function activatedLinear2d(
+  x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor | undefined,
+  act: (x: tf.Tensor) => tf.Tensor, actGrad: (x: tf.Tensor, dy: tf.Tensor) => tf.Tensor,
+): tf.Tensor2D {
+  const product = (a: tf.Tensor2D, ww: tf.Tensor2D, bb?: tf.Tensor) =>
+    (bb === undefined ? tf.matMul(a, ww, false, true) : tf.fused.matMul({ a, b: ww, transposeB: true, bias: bb }));
+  const grads = (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => {
+    const a = act(xs) as tf.Tensor2D;
+    const dw = tf.matMul(dy as tf.Tensor2D, a, true, false);
+    a.dispose();
+    const da = tf.matMul(dy as tf.Tensor2D, ws as tf.Tensor2D);
+    const dx = actGrad(xs, da);
+    da.dispose();
+    return [dx, dw];
+  };
+  if (bias === undefined) {
+    return custom<(x: tf.Tensor, w: tf.Tensor) => tf.Tensor>((xx: tf.Tensor2D, ww: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([xx, ww]);
+      return { value: tf.tidy(() => product(act(xx) as tf.Tensor2D, ww)), gradFunc: grads };
+    })(x, w) as tf.Tensor2D;
+  }
+  return custom<(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor>((xx: tf.Tensor2D, ww: tf.Tensor2D, bb: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xx, ww]);
+    return {
+      value: tf.tidy(() => product(act(xx) as tf.Tensor2D, ww, bb)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [...grads(dy, saved), unbroadcast(dy, bb.shape)],
+    };
+  })(x, w, bias) as tf.Tensor2D;
+}
+
+/**
+ * `dropout(p) @ v` (attention probabilities times values, batched over leading axes): saves `p`
+ * and `v`, and redraws the dropout mask in the backward pass from its seed (the hash mask of
+ * `backend/kernels/dropout.ts` costs one pass) instead of keeping the dropped probabilities, a
+ * second `[B, heads, T, T]` tensor.
+ */
+export function dropoutMatMul(p: tf.Tensor, v: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  return custom<(p: tf.Tensor, v: tf.Tensor) => tf.Tensor>((pp: tf.Tensor, vv: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([pp, vv]);
+    return {
+      value: tf.tidy(() => tf.matMul(dropout(pp, rate, seed), vv)),
+      gradFunc: (dy: tf.Tensor, [ps, vs]: tf.Tensor[]) => {
+        const dropped = dropout(ps, rate, seed);
+        const dv = tf.matMul(dropped, dy, true, false);
+        dropped.dispose();
+        const dDropped = tf.matMul(dy, vs, false, true);
+        // Dropout's gradient is the same mask applied to the incoming gradient.
+        const dp = dropout(dDropped, rate, seed);
+        dDropped.dispose();
+        return [dp, dv];
+      },
+    };
+  })(p, v);
 }

@@ -98,13 +98,23 @@ function run(name: (typeof FUSED_KERNELS)[number], inputs: Record<string, tf.Ten
   return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
 }
 
+/** The gradient of exact GELU at `x` applied to `dy`: `dy * (Phi(x) + x * phi(x))`, one native pass where registered. */
+export function geluGrad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  if (available('NeuropruneGeluGrad', x, dy)) return run('NeuropruneGeluGrad', { dy, x })[0];
+  return tf.tidy(() => {
+    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+    const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV_SQRT_2PI);
+    return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+  });
+}
+
 /** Exact (erf) GELU, `x * Phi(x)`, with the closed-form gradient `Phi(x) + x * phi(x)`. */
 export const gelu = custom<(x: tf.Tensor) => tf.Tensor>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   if (available('NeuropruneGelu', x)) {
     save([x]);
     return {
       value: run('NeuropruneGelu', { x })[0],
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run('NeuropruneGeluGrad', { dy, x: saved[0] })[0],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => geluGrad(saved[0], dy),
     };
   }
   const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
