@@ -14,7 +14,9 @@
  *
  * A consequence of tensors living in JavaScript arrays, as on the cpu backend: `dataSync()` returns
  * the tensor's own buffer, not a copy; the buffer of a tensor is never written after its kernel
- * returns, except AdamW's moments (see kernels/training.ts).
+ * returns, except AdamW's moments (see kernels/training.ts). The addon kernels' float32 outputs
+ * reuse the arrays of disposed tensors (`bufferPool.ts`), except arrays anything outside the
+ * backend may still see.
  */
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -27,6 +29,7 @@ import { ELEMENTWISE_KERNELS, elementwiseKernels } from './kernels/elementwise';
 import { typedArrayGather } from './kernels/gather';
 import { DROPOUT_KERNELS, dropoutKernels } from './kernels/dropout';
 import { unsortedSegmentSum } from './segmentSumWasm';
+import { PooledCpuBackend } from './bufferPool';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -44,7 +47,10 @@ export class TypedArrayHeap implements WasmBackendLike {
 
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo {
     const n = shape.reduce((a, b) => a * b, 1);
-    const values = dtype === 'int32' ? new Int32Array(n) : dtype === 'bool' ? new Uint8Array(n) : new Float32Array(n);
+    // Float32 outputs reuse the arrays of disposed tensors where the backend pools them (bufferPool.ts).
+    const pooled = this.backend instanceof PooledCpuBackend && dtype === 'float32';
+    const values = dtype === 'int32' ? new Int32Array(n) : dtype === 'bool' ? new Uint8Array(n)
+      : pooled ? (this.backend as PooledCpuBackend).allocateFloat32(n) : new Float32Array(n);
     return this.backend.makeTensorInfo(shape, dtype, values) as WasmTensorInfo;
   }
 
@@ -128,7 +134,7 @@ export function registerNativeBackend(blas: NativeBlas): void {
   }
   if (tf.findBackendFactory(NATIVE_BACKEND)) tf.removeBackend(NATIVE_BACKEND);
   tf.registerBackend(NATIVE_BACKEND, () => {
-    const backend = new MathBackendCPU();
+    const backend = new PooledCpuBackend();
     // The cpu backend prints a banner advising tfjs-node on first use; the report says what runs.
     (backend as unknown as { firstUse: boolean }).firstUse = false;
     return backend;
