@@ -4,12 +4,19 @@
 import { CLIP_SCOPES, type ClipScope } from '../train/clip';
 import { DEFAULT_TRAIN_OPTIONS, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options';
 import { numberOption, stringOption, UsageError, type OptionTable, type Parsed } from './args';
+import type { FileTaskChoice } from './setup';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
 export const TASK_FLAGS: OptionTable = {
   task: { type: 'string', value: 'NAME', help: 'negation (built-in) or a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli', default: 'negation' },
   'glue-dir': { type: 'string', value: 'DIR', help: 'GLUE root folder (standard layout), for GLUE tasks' },
+  train: { type: 'string', value: 'FILE', help: 'your own training data instead of --task: .csv, .tsv (header line) or .jsonl (one object per line); needs --dev and --model' },
+  dev: { type: 'string', value: 'FILE', help: 'your own dev data, same format rules as --train' },
+  'text-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column (JSONL: key) of the text', default: 'text' },
+  'text-pair-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column of the second text of a pair (entailment, paraphrase)' },
+  'label-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column of the label; classes are the training file\'s labels (numeric order when all are numbers, else sorted)', default: 'label' },
+  regression: { type: 'boolean', help: 'with --train/--dev: the labels are numeric targets (one output, MSE; Pearson/Spearman)' },
   model: { type: 'string', value: 'DIR', help: 'Hugging Face BERT directory to start from (config.json, model.safetensors, tokenizer)', default: 'data/models/bert-small-negation for the built-in task' },
   'reinit-classifier': { type: 'boolean', help: "with --model: replace a classifier whose label count is not the task's by a fresh one (else refused)" },
   config: { type: 'string', value: 'FILE', help: 'instead of --model: train a fresh, randomly initialised BERT of this config.json (e.g. data/configs/bert-small-negation.json)' },
@@ -69,6 +76,25 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
     ...(target !== undefined ? { targetSparsity: target } : {}),
     seed: numberOption(values, 'seed', (v) => (Number.isInteger(v) ? null : `must be an integer, got ${v}`)) ?? D.seed,
     progress: !quiet,
+  };
+}
+
+/** The own-data flags (--train, --dev, columns, --regression), or undefined when neither file is given. */
+export function fileTaskFlags(values: Parsed['values'], command: string): FileTaskChoice | undefined {
+  const train = stringOption(values, 'train');
+  const dev = stringOption(values, 'dev');
+  const columnFlags = ['text-column', 'text-pair-column', 'label-column', 'regression'].filter((f) => values[f] !== undefined);
+  if (train === undefined && dev === undefined) {
+    if (columnFlags.length) throw new UsageError(`--${columnFlags[0]} goes with --train and --dev (your own data files)`);
+    return undefined;
+  }
+  if (dev === undefined) throw new UsageError(`--train needs --dev FILE too: the dev file is scored after each epoch`);
+  if (train === undefined && command !== 'eval') throw new UsageError(`--dev needs --train FILE too (only eval takes --dev alone)`);
+  if (values.task !== undefined) throw new UsageError(`--task and --train/--dev exclude each other: the files are the task`);
+  if (values['glue-dir'] !== undefined) throw new UsageError(`--glue-dir is for GLUE tasks; with --train/--dev it has no use`);
+  return {
+    train, dev, text: stringOption(values, 'text-column'), textPair: stringOption(values, 'text-pair-column'),
+    label: stringOption(values, 'label-column'), regression: values.regression === true,
   };
 }
 

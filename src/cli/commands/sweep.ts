@@ -9,8 +9,8 @@ import { expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, 
 import { taskData } from '../../train/taskData';
 import { train, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
-import { loadModel, loadTask, tokenizerFiles } from '../setup';
-import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
+import { fileTaskFlags, intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
 
 const { mode: _mode, alpha: _alpha, beta: _beta, theta: _theta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
@@ -83,7 +83,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   for (const p of points) validateTrainOptions(pointOptions(p, base));
   const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
   const configFile = stringOption(values, 'config');
-  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
+  const files = fileTaskFlags(values, 'sweep');
+  const taskChoice = { task: taskNameOf(stringOption(values, 'task'), files), files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
   const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
   const setup = runSetup(values, taskChoice);
   // A point is done only when a line with the same key exists: same grid values and same settings.
