@@ -26,7 +26,7 @@ export const TASK_FLAGS: OptionTable = {
 };
 
 export const TRAIN_FLAGS: OptionTable = {
-  mode: { type: 'string', value: 'MODE', help: 'finetune | l1 | neuroprune', default: D.mode },
+  mode: { type: 'string', value: 'MODE', help: 'finetune | magnitude (fine-tune, then prune to --target-sparsity) | l1 | neuroprune', default: D.mode },
   epochs: { type: 'string', value: 'N', help: 'epochs n_e', default: String(D.epochs) },
   'batch-size': { type: 'string', value: 'N', help: 'examples per step', default: String(D.batchSize) },
   lr: { type: 'string', value: 'X', help: 'peak learning rate (linear warm-up, then linear decay)', default: String(D.learningRate) },
@@ -41,7 +41,8 @@ export const TRAIN_FLAGS: OptionTable = {
   'head-strategy': { type: 'string', value: 'S', help: 'paper (Algorithm 3) or exact (minimum dominating set)', default: D.headStrategy },
   'no-merge': { type: 'boolean', help: "remove similar heads without merging their output weights (ablation)" },
   'no-compact': { type: 'boolean', help: 'keep dense shapes after each epoch (no physical compaction)' },
-  'target-sparsity': { type: 'string', value: 'X', help: 'after the last epoch, zero the smallest weights to this sparsity' },
+  'target-sparsity': { type: 'string', value: 'X', help: 'after the last epoch, zero the smallest prunable weights to exactly this sparsity (required by --mode magnitude)' },
+  'prune-scope': { type: 'string', value: 'S', help: 'that pruning\'s threshold: global (one for the model) or layer (each layer to the target)', default: 'global' },
   seed: { type: 'string', value: 'N', help: 'seed of initialisation, data order and dropout', default: String(D.seed) },
 };
 
@@ -57,6 +58,11 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
   const clipScope = stringOption(values, 'clip-scope') ?? D.clipScope;
   if (!CLIP_SCOPES.includes(clipScope as ClipScope)) throw new UsageError(`--clip-scope: '${clipScope}' is not one of ${CLIP_SCOPES.join(', ')}`);
   const target = numberOption(values, 'target-sparsity', (v) => (v >= 0 && v < 1 ? null : `must be in [0, 1), got ${v}`));
+  const scope = stringOption(values, 'prune-scope');
+  if (scope !== undefined && scope !== 'global' && scope !== 'layer') throw new UsageError(`--prune-scope: '${scope}' is not global or layer`);
+  if (mode === 'magnitude' && target === undefined) throw new UsageError('--mode magnitude needs --target-sparsity X: the sparsity to prune to after fine-tuning');
+  // Magnitude pruning fine-tunes without regularizers: their defaults do not apply (an explicit value is refused by validation).
+  const penalty = (name: 'alpha' | 'beta') => numberOption(values, name, nonNegative) ?? (mode === 'magnitude' ? 0 : D[name]);
   return {
     mode,
     epochs: numberOption(values, 'epochs', integerAtLeast1) ?? D.epochs,
@@ -66,14 +72,15 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
     weightDecay: numberOption(values, 'weight-decay', nonNegative) ?? D.weightDecay,
     maxGradNorm: numberOption(values, 'max-grad-norm', nonNegative) ?? D.maxGradNorm,
     clipScope: clipScope as ClipScope,
-    alpha: numberOption(values, 'alpha', nonNegative) ?? D.alpha,
-    beta: numberOption(values, 'beta', nonNegative) ?? D.beta,
+    alpha: penalty('alpha'),
+    beta: penalty('beta'),
     eps: numberOption(values, 'eps', positive) ?? D.eps,
     theta: numberOption(values, 'theta', nonNegative) ?? D.theta,
     headStrategy: strategy,
     mergeHeads: values['no-merge'] !== true,
     compact: values['no-compact'] !== true,
     ...(target !== undefined ? { targetSparsity: target } : {}),
+    ...(scope !== undefined ? { pruneScope: scope } : {}),
     seed: numberOption(values, 'seed', (v) => (Number.isInteger(v) ? null : `must be an integer, got ${v}`)) ?? D.seed,
     progress: !quiet,
   };

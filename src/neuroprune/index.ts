@@ -7,3 +7,4 @@ export * from './eliminate';
 export * from './compact';
 export * from './sparsity';
 export { checkEps, checkTheta } from './checks';
+export * from './magnitude';

@@ -5,7 +5,7 @@ import { appendJsonl, readJsonl } from '../../train/jsonl';
 import { neuropruneOps } from '../../train/neuropruneOps';
 import { TRAIN_MODES, validateTrainOptions, type TrainMode } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
-import { expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
+import { defaultGrid, expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
 import { taskData } from '../../train/taskData';
 import { train, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
@@ -13,15 +13,17 @@ import { loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
 import { fileTaskFlags, intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
 
-const { mode: _mode, alpha: _alpha, beta: _beta, theta: _theta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
+const { mode: _mode, alpha: _alpha, beta: _beta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
 
 const TABLE: OptionTable = {
   ...TASK_FLAGS,
   ...SHARED_TRAIN_FLAGS,
-  modes: { type: 'string', value: 'LIST', help: 'comma-separated modes', default: 'finetune,l1,neuroprune' },
-  alphas: { type: 'string', value: 'LIST', help: 'alpha values', default: '1e-7,...,1e-1 (the paper\'s grid)' },
-  betas: { type: 'string', value: 'LIST', help: 'beta values', default: '1e-7,...,1e-1' },
-  thetas: { type: 'string', value: 'LIST', help: 'theta values', default: '0.15,0.2,0.25' },
+  modes: { type: 'string', value: 'LIST', help: 'comma-separated modes', default: 'finetune,magnitude,l1,neuroprune (paper grid: finetune,l1,neuroprune)' },
+  alphas: { type: 'string', value: 'LIST', help: 'alpha values', default: '1e-4,1e-3 (paper grid: 1e-7,...,1e-1)' },
+  betas: { type: 'string', value: 'LIST', help: 'beta values', default: '1e-2,1e-1 (paper grid: 1e-7,...,1e-1)' },
+  thetas: { type: 'string', value: 'LIST', help: 'theta values', default: '--theta (paper grid: 0.15,0.2,0.25)' },
+  sparsities: { type: 'string', value: 'LIST', help: 'target sparsities of the magnitude points (fine-tune, then prune)', default: '0.5,0.8' },
+  'paper-grid': { type: 'boolean', help: "the paper's full grid: alpha, beta in 1e-7..1e-1, theta in 0.15, 0.2, 0.25 (197 runs, about 20 hours for MiniLM on SST-2-sized data here)" },
   shard: { type: 'string', value: 'i/n', help: 'run only every n-th point starting at i (0-based): one share of the grid per machine' },
   results: { type: 'string', value: 'FILE', help: 'JSONL file that receives one line per finished point; points already there are skipped', default: 'sweep/results.jsonl' },
   'runs-dir': { type: 'string', value: 'DIR', help: "folder of the points' run directories (an interrupted point resumes)", default: 'sweep/runs' },
@@ -31,7 +33,9 @@ const TABLE: OptionTable = {
 };
 
 const HELP = helpText('sweep',
-  'Trains every point of a grid over modes x alpha x beta x theta (finetune runs once; l1 ignores theta) and appends\n' +
+  'Trains every point of a grid over modes x alpha x beta x theta (finetune runs once, magnitude once per --sparsities value;\n' +
+  'l1 ignores theta) and appends one JSONL line per point to --results. The default grid (11 runs) takes about an hour for a\n' +
+  'MiniLM-sized model on SST-2-sized data here; --paper-grid runs the paper\'s 197.\n' +
   'one JSONL line per point to --results. With --shard i/n each machine of a batch job runs its share, e.g.\n' +
   '  Slurm:       neuroprune sweep --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\n' +
   '  Kubernetes:  neuroprune sweep --shard $JOB_COMPLETION_INDEX/<completions>\n' +
@@ -49,6 +53,8 @@ export interface SweepResult {
   alpha: number;
   beta: number;
   theta: number;
+  /** Magnitude points: the target sparsity they were pruned to. */
+  targetSparsity?: number;
   seed: number;
   epochs: number;
   metricName: string;
@@ -72,10 +78,12 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, TABLE, 'sweep');
   if (values.help) { console.log(HELP); return 0; }
   const base = trainOptionsFrom(values, values.quiet === true);
-  const paper = paperGrid();
-  const modes = (stringOption(values, 'modes')?.split(',').map((s) => s.trim()) ?? paper.modes) as TrainMode[];
+  const preset = values['paper-grid'] === true ? paperGrid() : defaultGrid(base.theta);
+  const modes = (stringOption(values, 'modes')?.split(',').map((s) => s.trim()) ?? preset.modes) as TrainMode[];
   for (const m of modes) if (!TRAIN_MODES.includes(m)) throw new UsageError(`--modes: '${m}' is not one of ${TRAIN_MODES.join(', ')}`);
-  const grid = { modes, alphas: list(values, 'alphas', paper.alphas), betas: list(values, 'betas', paper.betas), thetas: list(values, 'thetas', paper.thetas) };
+  const sparsities = list(values, 'sparsities', preset.sparsities);
+  for (const s of sparsities) if (!(s >= 0 && s < 1)) throw new UsageError(`--sparsities: ${s} is not in [0, 1)`);
+  const grid = { modes, alphas: list(values, 'alphas', preset.alphas), betas: list(values, 'betas', preset.betas), thetas: list(values, 'thetas', preset.thetas), sparsities };
   const all = expandGrid(grid);
   const shardText = stringOption(values, 'shard');
   const points = shardText ? shardOf(all, parseShard(shardText)) : all;
@@ -131,7 +139,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
 
 /** The training options of one point: the shared ones with the point's mode and hyperparameters. */
 function pointOptions(p: SweepPoint, base: ReturnType<typeof trainOptionsFrom>): ReturnType<typeof trainOptionsFrom> {
-  return { ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.mode === 'neuroprune' ? p.theta : base.theta };
+  return {
+    ...base, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.mode === 'neuroprune' ? p.theta : base.theta,
+    ...(p.sparsity !== undefined ? { targetSparsity: p.sparsity } : {}),
+  };
 }
 
 async function runPoint(
@@ -150,7 +161,8 @@ async function runPoint(
   const [metricName, metric] = Object.entries(last.dev)[0];
   const s = last.sparsity as { unstructured: number; structured: number; headsKept: number; headsOriginal: number };
   return {
-    id: p.id, key, settings, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, seed: options.seed, epochs: options.epochs,
+    id: p.id, key, settings, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta,
+    ...(p.sparsity !== undefined ? { targetSparsity: p.sparsity } : {}), seed: options.seed, epochs: options.epochs,
     metricName, metric, dev: last.dev, sparsity: s.unstructured, structuredSparsity: s.structured, headsKept: s.headsKept,
     headsOriginal: s.headsOriginal, trainSeconds: r.epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir, finishedAt: new Date().toISOString(),
   };
