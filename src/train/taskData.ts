@@ -9,7 +9,7 @@ import {
   accuracy, classExamples, discoverLabels, matthewsCorrcoef, pearson, readLabelledFile, regressionExamples, spearman,
   type Batch, type EncodedExample, type GlueTaskName, type LabelledColumns, type TextExample, type Tokenizer,
 } from '../data';
-import type { TaskData } from './types';
+import type { TaskData, TrainableModel } from './types';
 
 export interface EncodedTask {
   name: string;
@@ -135,6 +135,20 @@ function countTokens(b: Batch): number {
   return n;
 }
 
+/**
+ * Predictions of `batches` (e.g. length-sorted dev batches) in the original order of their
+ * examples, by each batch's `indices`: entry i is the prediction of example i.
+ */
+export function predictInOrder(model: Pick<TrainableModel<Batch>, 'predict'>, batches: readonly Batch[]): Float32Array {
+  const n = batches.reduce((m, b) => m + b.size, 0);
+  const out = new Float32Array(n).fill(NaN);
+  for (const b of batches) {
+    const p = model.predict(b);
+    b.indices.forEach((example, row) => { out[example] = p[row] as number; });
+  }
+  return out;
+}
+
 /** Batches for the trainer: training order depends on (seed, epoch) only; dev order is fixed. */
 export function taskData(task: EncodedTask, options: TaskDataOptions): TaskData<Batch> {
   const train = options.limitTrain ? task.train.slice(0, options.limitTrain) : task.train;
@@ -142,7 +156,10 @@ export function taskData(task: EncodedTask, options: TaskDataOptions): TaskData<
   if (dev.length === 0) throw new Error(`task ${task.name}: no dev examples`);
   const labelType = task.numLabels === 1 ? 'float' : 'int';
   const common = { batchSize: options.batchSize, padId: options.padId, labelType } as const;
-  const devBatches = makeBatches(dev, { ...common, shuffle: false, sortByLength: false });
+  // Dev batches are cut from the examples sorted by length (stable: equal lengths keep their
+  // order), so each batch is padded only to lengths close to its own: the forward pass skips most
+  // of the padding. `devLabels` follows the batches; `predictInOrder` maps predictions back.
+  const devBatches = makeBatches(dev, { ...common, shuffle: false, sortByLength: true, bucketBatches: Math.ceil(dev.length / options.batchSize) });
   const devLabels = new Float32Array(devBatches.flatMap((b) => Array.from(b.labels)));
   return {
     name: task.name,

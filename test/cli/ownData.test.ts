@@ -43,6 +43,13 @@ describe('training and evaluating on your own files', () => {
     const evaluated = await runCli('eval', '--model', ckpt, '--dev', join(DATA, 'dev.csv'), '--text-column', 'title', '--text-pair-column', 'description', '--max-length', '32', '--json');
     expect(evaluated.code).toBe(0);
     expect(JSON.parse(evaluated.out).metrics).toEqual(dev);
+    // Per-example predictions in the dev file's order, as class names; their accuracy is the metric.
+    const predFile = join(root, 'pred.jsonl');
+    await runCli('eval', '--model', ckpt, '--dev', join(DATA, 'dev.csv'), '--text-column', 'title', '--text-pair-column', 'description', '--max-length', '32', '--predictions', predFile);
+    const preds = readJsonl<{ index: number; prediction: string; label: string }>(predFile);
+    expect(preds.map((p) => p.index)).toEqual([...Array(16).keys()]);
+    expect(preds.map((p) => p.label)).toEqual(JSON.parse(readFileSync(join(DATA, 'expected.json'), 'utf8')).dev.csv.map((r: { label: string }) => r.label));
+    expect(preds.filter((p) => p.prediction === p.label).length / 16).toBe(dev.accuracy);
     // The same rows as JSON Lines, the label under another key: the same scores.
     const asJsonl = await runCli('eval', '--model', ckpt, '--dev', join(DATA, 'dev.jsonl'), '--text-column', 'title', '--text-pair-column', 'description', '--label-column', 'topic', '--max-length', '32', '--json');
     expect(JSON.parse(asJsonl.out).metrics).toEqual(dev);

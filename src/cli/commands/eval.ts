@@ -1,5 +1,6 @@
 import { describeBackend, initBackend } from '../../backend';
-import { taskData } from '../../train/taskData';
+import { writeFileSync } from 'node:fs';
+import { predictInOrder, taskData } from '../../train/taskData';
 import { evaluate } from '../../train/trainer';
 import { helpText, parseCommandArgs, requiredString, stringOption, type OptionTable } from '../args';
 import { loadTaskModel, requireTokenizer } from '../checkpointIo';
@@ -21,6 +22,7 @@ const TABLE: OptionTable = {
   'batch-size': { type: 'string', value: 'N', help: 'examples per forward pass', default: '64' },
   'reinit-classifier': { type: 'boolean', help: 'score a fresh, random classifier in place of a missing (bare encoder) or wrongly sized one: a chance-level baseline' },
   seed: { type: 'string', value: 'N', help: 'seed of the classifier --reinit-classifier draws', default: '42' },
+  predictions: { type: 'string', value: 'FILE', help: 'also write one JSON line per dev example, in the file\'s order: {"index", "prediction", "label"} (class names when the task has them)' },
   json: { type: 'boolean', help: 'print the metrics as JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -50,6 +52,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const metrics = evaluate(model, data);
     const seconds = (performance.now() - t0) / 1000;
+    const predictionsFile = stringOption(values, 'predictions');
+    if (predictionsFile) {
+      const predicted = predictInOrder(model, data.devBatches());
+      const dev = task.dev.slice(0, predicted.length);
+      const name = (v: number) => (task.labelNames ? task.labelNames[v] : v);
+      writeFileSync(predictionsFile, dev.map((e, i) => JSON.stringify({ index: i, prediction: name(predicted[i]), label: name(e.label) }) + '\n').join(''));
+    }
     if (values.json) console.log(JSON.stringify({ model: modelDir, task: task.name, metrics, seconds }));
     else console.log(`${task.name} dev: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')} (${seconds.toFixed(1)} s)`);
     return 0;
