@@ -5,8 +5,17 @@ import { CLIP_SCOPES, type ClipScope } from '../train/clip';
 import { DEFAULT_TRAIN_OPTIONS, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options';
 import { numberOption, stringOption, UsageError, type OptionTable, type Parsed } from './args';
 import type { FileTaskChoice } from './setup';
+import type { PrunableModel } from '../models/blocks';
+import { relativeTheta } from '../neuroprune/thetaScale';
 
 const D = DEFAULT_TRAIN_OPTIONS;
+
+/**
+ * The default head-similarity threshold, relative to the model (src/neuroprune/thetaScale.ts): the
+ * 0.05-quantile of its pairwise head distances, 0.450 on pretrained MiniLM-L6 and 0.207 on the
+ * built-in small BERT (whose fixed default used to be 0.2).
+ */
+export const DEFAULT_THETA_QUANTILE = 0.05;
 
 export const TASK_FLAGS: OptionTable = {
   task: { type: 'string', value: 'NAME', help: 'negation (built-in) or a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli', default: 'negation' },
@@ -37,7 +46,8 @@ export const TRAIN_FLAGS: OptionTable = {
   alpha: { type: 'string', value: 'X', help: 'weight of the attention regularizer (R_attn; l1 of Q/K/V/O in l1 mode)', default: String(D.alpha) },
   beta: { type: 'string', value: 'X', help: 'weight of the MLP regularizer (R_mlp; l1 of the MLP in l1 mode)', default: String(D.beta) },
   eps: { type: 'string', value: 'X', help: 'magnitude below which a weight counts as zero', default: String(D.eps) },
-  theta: { type: 'string', value: 'X', help: 'head-similarity threshold (l-infinity distance)', default: String(D.theta) },
+  theta: { type: 'string', value: 'X', help: 'head-similarity threshold (l-infinity distance), absolute', default: 'the --theta-quantile of the starting model' },
+  'theta-quantile': { type: 'string', value: 'Q', help: "instead of --theta: theta = the Q-quantile of the starting model's pairwise head distances (all layers), rounded up to 4 decimals", default: String(DEFAULT_THETA_QUANTILE) },
   'head-strategy': { type: 'string', value: 'S', help: 'paper (Algorithm 3) or exact (minimum dominating set)', default: D.headStrategy },
   'no-merge': { type: 'boolean', help: "remove similar heads without merging their output weights (ablation)" },
   'no-compact': { type: 'boolean', help: 'keep dense shapes after each epoch (no physical compaction)' },
@@ -58,6 +68,7 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
   const clipScope = stringOption(values, 'clip-scope') ?? D.clipScope;
   if (!CLIP_SCOPES.includes(clipScope as ClipScope)) throw new UsageError(`--clip-scope: '${clipScope}' is not one of ${CLIP_SCOPES.join(', ')}`);
   const target = numberOption(values, 'target-sparsity', (v) => (v >= 0 && v < 1 ? null : `must be in [0, 1), got ${v}`));
+  if (values.theta !== undefined && values['theta-quantile'] !== undefined) throw new UsageError('--theta and --theta-quantile exclude each other: give an absolute theta or a quantile');
   const scope = stringOption(values, 'prune-scope');
   if (scope !== undefined && scope !== 'global' && scope !== 'layer') throw new UsageError(`--prune-scope: '${scope}' is not global or layer`);
   if (mode === 'magnitude' && target === undefined) throw new UsageError('--mode magnitude needs --target-sparsity X: the sparsity to prune to after fine-tuning');
@@ -103,6 +114,19 @@ export function fileTaskFlags(values: Parsed['values'], command: string): FileTa
     train, dev, text: stringOption(values, 'text-column'), textPair: stringOption(values, 'text-pair-column'),
     label: stringOption(values, 'label-column'), regression: values.regression === true,
   };
+}
+
+/**
+ * Sets `options.theta` from the starting model when `--theta` is not given: the `--theta-quantile`
+ * (default 0.05) of its pairwise head distances. Returns the one line that says so (for
+ * neuroprune mode, the one that uses theta), or null when --theta fixed it.
+ */
+export function resolveTheta(values: Parsed['values'], options: TrainOptions, model: PrunableModel): string | null {
+  const q = numberOption(values, 'theta-quantile', (v) => (v >= 0 && v <= 1 ? null : `must be in [0, 1], got ${v}`));
+  if (values.theta !== undefined) return null;
+  const r = relativeTheta(model.attentionBlocks(), q ?? DEFAULT_THETA_QUANTILE);
+  options.theta = Math.ceil(r.theta * 1e4) / 1e4;
+  return `theta: ${options.theta} (the ${r.quantile}-quantile of the model's ${r.pairs} pairwise head distances, ${r.min.toFixed(3)}-${r.max.toFixed(3)}; --theta X fixes it)`;
 }
 
 export function intOption(values: Parsed['values'], name: string): number | undefined {

@@ -8,3 +8,4 @@ export * from './compact';
 export * from './sparsity';
 export { checkEps, checkTheta } from './checks';
 export * from './magnitude';
+export * from './thetaScale';

@@ -6,11 +6,11 @@ import { neuropruneOps } from '../../train/neuropruneOps';
 import { TRAIN_MODES, validateTrainOptions, type TrainMode } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
 import { defaultGrid, expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
-import { taskData } from '../../train/taskData';
+import { taskData, type EncodedTask } from '../../train/taskData';
 import { train, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
 import { loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
-import { fileTaskFlags, intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
 
 const { mode: _mode, alpha: _alpha, beta: _beta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
@@ -78,6 +78,20 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, TABLE, 'sweep');
   if (values.help) { console.log(HELP); return 0; }
   const base = trainOptionsFrom(values, values.quiet === true);
+  const configFile = stringOption(values, 'config');
+  const files = fileTaskFlags(values, 'sweep');
+  const taskChoice = { task: taskNameOf(stringOption(values, 'task'), files), files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
+  const load = (task: EncodedTask) => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  let task: EncodedTask | undefined;
+  if (values.thetas === undefined && values.theta === undefined && values['paper-grid'] !== true) {
+    // The grid's one theta is relative to the starting model unless --theta fixes it (src/neuroprune/thetaScale.ts).
+    for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
+    task = loadTask(taskChoice);
+    const probe = load(task);
+    const line = resolveTheta(values, base, probe);
+    probe.dispose();
+    if (line) process.stderr.write(line + '\n');
+  }
   const preset = values['paper-grid'] === true ? paperGrid() : defaultGrid(base.theta);
   const modes = (stringOption(values, 'modes')?.split(',').map((s) => s.trim()) ?? preset.modes) as TrainMode[];
   for (const m of modes) if (!TRAIN_MODES.includes(m)) throw new UsageError(`--modes: '${m}' is not one of ${TRAIN_MODES.join(', ')}`);
@@ -90,9 +104,6 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   // Every point's options are checked before the first one trains.
   for (const p of points) validateTrainOptions(pointOptions(p, base));
   const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
-  const configFile = stringOption(values, 'config');
-  const files = fileTaskFlags(values, 'sweep');
-  const taskChoice = { task: taskNameOf(stringOption(values, 'task'), files), files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
   const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
   const setup = runSetup(values, taskChoice);
   // A point is done only when a line with the same key exists: same grid values and same settings.
@@ -107,8 +118,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     (other > 0 ? ` (${other} other lines there are of other points or settings: grid values, task, data, model or options)` : '') + '\n');
   if (values['dry-run']) { for (const p of todo) console.log(p.id); return 0; }
 
-  for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
-  const task = loadTask(taskChoice);
+  if (task === undefined) {
+    for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
+    task = loadTask(taskChoice);
+  }
   const data = taskData(task, { batchSize: base.batchSize, seed: base.seed, padId: task.tokenizer.special.pad, ...limits });
   const runsDir = stringOption(values, 'runs-dir') ?? join('sweep', 'runs');
   mkdirSync(dirname(resultsFile), { recursive: true });
@@ -119,7 +132,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       if (interrupt.stopRequested()) return 130;
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
       const result = await runPoint(p, settings(p), base, task.name, data, runsDir, interrupt.stopRequested, {
-        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task),
+        load: () => load(task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
         setup,
       });

@@ -9,7 +9,7 @@ import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
 import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
 import { DEFAULT_MODEL_DIR, loadModel, loadTask, taskNameOf, tokenizerFiles, type TaskChoice } from '../setup';
-import { fileTaskFlags, intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 
 export const TRAIN_TABLE: OptionTable = {
   ...TASK_FLAGS,
@@ -130,6 +130,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
   const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  const thetaLine = resolveTheta(values, options, model);
+  if (thetaLine && options.mode === 'neuroprune') process.stderr.write(thetaLine + '\n');
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
   process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
 
