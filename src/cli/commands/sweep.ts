@@ -36,7 +36,7 @@ const HELP = helpText('sweep',
   'Trains every point of a grid over modes x alpha x beta x theta (finetune runs once, magnitude once per --sparsities value;\n' +
   'l1 ignores theta) and appends one JSONL line per point to --results. The default grid (11 runs) takes about an hour for a\n' +
   'MiniLM-sized model on SST-2-sized data here; --paper-grid runs the paper\'s 197.\n' +
-  'one JSONL line per point to --results. With --shard i/n each machine of a batch job runs its share, e.g.\n' +
+  'With --shard i/n each machine of a batch job runs its share, e.g.\n' +
   '  Slurm:       neuroprune sweep --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\n' +
   '  Kubernetes:  neuroprune sweep --shard $JOB_COMPLETION_INDEX/<completions>\n' +
   'Give each shard its own --results file (or a shared file system that appends whole lines) and merge with report.',
