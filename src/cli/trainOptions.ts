@@ -97,6 +97,13 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
   };
 }
 
+/** `--model` and `--config` name two different starting points: one is refused rather than the other silently ignored. */
+export function checkModelFlags(values: Parsed['values']): void {
+  if (values.model !== undefined && values.config !== undefined) {
+    throw new UsageError('--model and --config exclude each other: --model starts from a checkpoint, --config from a fresh random model of that config');
+  }
+}
+
 /** The own-data flags (--train, --dev, columns, --regression), or undefined when neither file is given. */
 export function fileTaskFlags(values: Parsed['values'], command: string): FileTaskChoice | undefined {
   const train = stringOption(values, 'train');

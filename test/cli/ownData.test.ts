@@ -99,6 +99,8 @@ describe('training and evaluating on your own files', () => {
     expect(errLines(noDev.err)).toEqual(['neuroprune train: error: --train needs --dev FILE too: the dev file is scored after each epoch']);
     const both = await runCli('train', '--train', bad, '--dev', bad, '--task', 'rte');
     expect(errLines(both.err)).toEqual(['neuroprune train: error: --task and --train/--dev exclude each other: the files are the task']);
+    const twoModels = await runCli('train', '--model', DEFAULT_MODEL_DIR, '--config', 'x.json');
+    expect(errLines(twoModels.err)).toEqual(['neuroprune train: error: --model and --config exclude each other: --model starts from a checkpoint, --config from a fresh random model of that config']);
     const stray = await runCli('train', '--label-column', 'y');
     expect(errLines(stray.err)).toEqual(['neuroprune train: error: --label-column goes with --train and --dev (your own data files)']);
   });

@@ -10,7 +10,7 @@ import { taskData, type EncodedTask } from '../../train/taskData';
 import { train, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
 import { loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
-import { fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
 
 const { mode: _mode, alpha: _alpha, beta: _beta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
@@ -79,6 +79,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   if (values.help) { console.log(HELP); return 0; }
   const base = trainOptionsFrom(values, values.quiet === true);
   const configFile = stringOption(values, 'config');
+  checkModelFlags(values);
   const files = fileTaskFlags(values, 'sweep');
   const taskChoice = { task: taskNameOf(stringOption(values, 'task'), files), files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
   const load = (task: EncodedTask) => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task);

@@ -9,7 +9,7 @@ import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
 import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
 import { DEFAULT_MODEL_DIR, loadModel, loadTask, taskNameOf, tokenizerFiles, type TaskChoice } from '../setup';
-import { fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 
 export const TRAIN_TABLE: OptionTable = {
   ...TASK_FLAGS,
@@ -119,6 +119,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.help) { console.log(TRAIN_HELP); return 0; }
   const json = values.json === true;
   const options = trainOptionsFrom(values, json || values.quiet === true);
+  checkModelFlags(values);
   const files = fileTaskFlags(values, 'train');
   const taskName = taskNameOf(stringOption(values, 'task'), files);
   const taskChoice = { task: taskName, files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
