@@ -31,10 +31,10 @@ export interface SweepPoint {
 }
 
 /**
- * The default grid: small enough for about an hour of a MiniLM-sized model on SST-2-sized data
- * here (11 runs: finetune; magnitude at 50% and 80%; l1 and neuroprune at alpha in {1e-4, 1e-3} x
- * beta in {1e-2, 1e-1}, around the built-in defaults, at one theta). `--paper-grid` runs the
- * paper's 197 points.
+ * The default grid: 11 runs (finetune; magnitude at 50% and 80%; l1 and neuroprune at alpha in
+ * {1e-4, 1e-3} x beta in {1e-2, 1e-1}, around the built-in defaults, at one theta), about an hour
+ * for MiniLM-L6 on 2,000 SST-2 training examples for 3 epochs on this 2-core machine (about 6
+ * minutes a run, from the 197-point paper grid's 20 hours there). `--paper-grid` runs the paper's 197.
  */
 export function defaultGrid(theta: number, modes: TrainMode[] = ['finetune', 'magnitude', 'l1', 'neuroprune']): SweepGrid {
   return { modes, alphas: [1e-4, 1e-3], betas: [1e-2, 1e-1], thetas: [theta], sparsities: [0.5, 0.8] };

@@ -23,7 +23,7 @@ const TABLE: OptionTable = {
   betas: { type: 'string', value: 'LIST', help: 'beta values', default: '1e-2,1e-1 (paper grid: 1e-7,...,1e-1)' },
   thetas: { type: 'string', value: 'LIST', help: 'theta values', default: '--theta (paper grid: 0.15,0.2,0.25)' },
   sparsities: { type: 'string', value: 'LIST', help: 'target sparsities of the magnitude points (fine-tune, then prune)', default: '0.5,0.8' },
-  'paper-grid': { type: 'boolean', help: "the paper's full grid: alpha, beta in 1e-7..1e-1, theta in 0.15, 0.2, 0.25 (197 runs, about 20 hours for MiniLM on SST-2-sized data here)" },
+  'paper-grid': { type: 'boolean', help: "the paper's full grid: alpha, beta in 1e-7..1e-1, theta in 0.15, 0.2, 0.25 (197 runs, about 20 hours for MiniLM on 2,000 SST-2 examples here)" },
   shard: { type: 'string', value: 'i/n', help: 'run only every n-th point starting at i (0-based): one share of the grid per machine' },
   results: { type: 'string', value: 'FILE', help: 'JSONL file that receives one line per finished point; points already there are skipped', default: 'sweep/results.jsonl' },
   'runs-dir': { type: 'string', value: 'DIR', help: "folder of the points' run directories (an interrupted point resumes)", default: 'sweep/runs' },
@@ -34,8 +34,8 @@ const TABLE: OptionTable = {
 
 const HELP = helpText('sweep',
   'Trains every point of a grid over modes x alpha x beta x theta (finetune runs once, magnitude once per --sparsities value;\n' +
-  'l1 ignores theta) and appends one JSONL line per point to --results. The default grid (11 runs) takes about an hour for a\n' +
-  'MiniLM-sized model on SST-2-sized data here; --paper-grid runs the paper\'s 197.\n' +
+  'l1 ignores theta) and appends one JSONL line per point to --results. The default grid (11 runs) takes about an hour for\n' +
+  'MiniLM-L6 on 2,000 SST-2 training examples (--limit-train 2000, 3 epochs) on 2 cores; --paper-grid runs the paper\'s 197.\n' +
   'With --shard i/n each machine of a batch job runs its share, e.g.\n' +
   '  Slurm:       neuroprune sweep --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\n' +
   '  Kubernetes:  neuroprune sweep --shard $JOB_COMPLETION_INDEX/<completions>\n' +
