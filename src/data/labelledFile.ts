@@ -113,9 +113,8 @@ export function parseLabelledJsonl(text: string, file: string, columns: Labelled
     try {
       obj = JSON.parse(line);
     } catch (e) {
-      // V8 says "... at position N" (0-based): the column is N + 1.
-      const pos = /position (\d+)/.exec((e as Error).message);
-      const at = pos ? `:${Number(pos[1]) + 1}` : '';
+      const column = jsonErrorColumn(line, (e as Error).message);
+      const at = column === undefined ? '' : `:${column}`;
       throw new LabelledFileError(`${file}:${lineNo}${at}: not valid JSON (${(e as Error).message.split('\n')[0]}): each line must be one JSON object`);
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
@@ -141,6 +140,27 @@ export function parseLabelledJsonl(text: string, file: string, columns: Labelled
   });
   if (rows.length === 0) throw new LabelledFileError(`${file}: no rows (expected one JSON object per line)`);
   return rows;
+}
+
+/**
+ * The 1-based column of a JSON.parse error in `line`, from V8's message: "... at position N"
+ * (0-based), or for an unexpected token the quoted context (10 characters either side of it),
+ * located in the line; "Unexpected end" is the end of the line. Undefined when the message says
+ * neither (another engine): the error then names the line only.
+ */
+export function jsonErrorColumn(line: string, message: string): number | undefined {
+  const pos = /at position (\d+)/.exec(message);
+  if (pos) return Number(pos[1]) + 1;
+  if (/^Unexpected end of JSON input/.test(message)) return line.length + 1;
+  const m = /^Unexpected token '(.)', (\.\.\.)?"(.*)"(?:\.\.\.)? is not valid JSON/.exec(message);
+  if (!m) return undefined;
+  const [, token, cut, context] = m;
+  // The context starts 10 characters before the token, or at the start of the line when it is not cut.
+  for (let i = line.indexOf(token); i >= 0; i = line.indexOf(token, i + 1)) {
+    const start = cut ? i - 10 : 0;
+    if (start >= 0 && line.slice(start, start + context.length) === context && context[i - start] === token) return i + 1;
+  }
+  return undefined;
 }
 
 /** Reads a labelled file of any supported format (by extension). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  classExamples, discoverLabels, labelledFileFormat, parseDelimited, parseLabelledDelimited, parseLabelledJsonl, readLabelledFile,
+  classExamples, discoverLabels, jsonErrorColumn, labelledFileFormat, parseDelimited, parseLabelledDelimited, parseLabelledJsonl, readLabelledFile,
   regressionExamples, type LabelledRow,
 } from '../../src/data';
 
@@ -28,6 +28,24 @@ describe('CSV and TSV records, against Python\'s csv module', () => {
     expect(rows.map((r) => ({ topic: r.label, title: r.textA, description: r.textB }))).toEqual(ref.map(({ topic, title, description }) => ({ topic, title, description })));
   });
 
+  it('finds the column of a JSON syntax error in the line, whatever V8 says about it', () => {
+    // The column of the offending character, found by hand.
+    const cases: [string, number][] = [
+      ['{"text": "b", "label": }', 24],
+      ['{"text": "b", "label": }, "more": 1234567890}', 24],
+      ['{"a": tru}', 10],
+      ['{"a" 1}', 6],
+      ['{"a": 1', 8],
+      ['{a: 1}', 2],
+    ];
+    for (const [line, column] of cases) {
+      let message = '';
+      try { JSON.parse(line); } catch (e) { message = (e as Error).message; }
+      expect(jsonErrorColumn(line, message)).toBe(column);
+    }
+    expect(jsonErrorColumn('x', 'some other engine')).toBeUndefined();
+  });
+
   it('gives each record the line it starts on and each field its line and column', () => {
     const recs = parseDelimited('\ufeffa,b\r\n"x\ny",2\n\nlast,"q"', ',', 'f.csv');
     expect(recs.map((r) => r.line)).toEqual([1, 2, 5]);
@@ -43,7 +61,7 @@ describe('CSV and TSV records, against Python\'s csv module', () => {
     expect(() => parseLabelledDelimited('text,label\nok,1\na, b,1\n', ',', 'bad.csv')).toThrow('bad.csv:3:6: expected 2 fields (as the header), found 3 (a field holding a comma must be quoted)');
     expect(() => parseLabelledDelimited('text,label\nok,\n', ',', 'bad.csv')).toThrow('bad.csv:2:4: the label (column "label") is empty');
     expect(() => parseLabelledDelimited('sentence,label\nok,1\n', ',', 'bad.csv')).toThrow('bad.csv:1: the header has no column "text" (columns: sentence, label); name the column with --text-column');
-    expect(() => parseLabelledJsonl('{"text": "a", "label": 1}\n{"text": "b", "label": }\n', 'bad.jsonl')).toThrow(/^bad\.jsonl:2(:\d+)?: not valid JSON .*: each line must be one JSON object$/);
+    expect(() => parseLabelledJsonl('{"text": "a", "label": 1}\n{"text": "b", "label": }\n', 'bad.jsonl')).toThrow(/^bad\.jsonl:2:24: not valid JSON .*: each line must be one JSON object$/);
     expect(() => parseLabelledJsonl('{"text": "a"}\n', 'bad.jsonl')).toThrow('bad.jsonl:1: no key "label" (keys: text); name it with --label-column');
     expect(() => parseLabelledJsonl('{"text": 3, "label": 1}\n', 'bad.jsonl')).toThrow('bad.jsonl:1: key "text": expected a string, found 3');
     expect(() => labelledFileFormat('data.xlsx')).toThrow("data.xlsx: cannot tell the format from the extension '.xlsx': name the file .csv, .tsv or .jsonl");
