@@ -31,8 +31,9 @@ export interface SweepPoint {
 }
 
 /**
- * The default grid: 11 runs (finetune; magnitude at 50% and 80%; l1 and neuroprune at alpha in
- * {1e-4, 1e-3} x beta in {1e-2, 1e-1}, around the built-in defaults, at one theta), about an hour
+ * The default grid: 11 points (finetune; magnitude at 50% and 80%; l1 and neuroprune at alpha in
+ * {1e-4, 1e-3} x beta in {1e-2, 1e-1}, around the built-in defaults, at one theta), 9 trainings
+ * since `neuroprune sweep` scores magnitude points from the finished finetune run, about an hour
  * for MiniLM-L6 on 2,000 SST-2 training examples for 3 epochs on this 2-core machine (about 6
  * minutes a run, from the 197-point paper grid's 20 hours there). `--paper-grid` runs the paper's 197.
  */

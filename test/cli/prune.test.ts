@@ -93,6 +93,21 @@ describe('equal-sparsity controls', () => {
     expect(withAlpha.err).toContain('mode magnitude fine-tunes without regularizers: alpha and beta must be 0 (got 0.001, 0)');
   });
 
+  it('sweep scores a magnitude point from the finished finetune run, as train --mode magnitude scores it', async () => {
+    const results = join(root, 'mag-sweep.jsonl');
+    const swept = await runCli('sweep', '--modes', 'finetune,magnitude', '--sparsities', '0.5', ...QUICK, '--results', results, '--runs-dir', join(root, 'mag-runs'));
+    expect(swept.code).toBe(0);
+    expect(swept.err).toContain('point magnitude:a=0:b=0:t=0:s=0.5: pruned the finished finetune:a=0:b=0:t=0 run instead of training it again');
+    const lines = readJsonl<{ mode: string; dev: Record<string, number>; sparsity: number; derivedFrom?: string }>(results);
+    const magnitude = lines.find((l) => l.mode === 'magnitude')!;
+    expect(magnitude.derivedFrom).toBe('finetune:a=0:b=0:t=0');
+    const runDir = join(root, 'mag-trained');
+    expect((await runCli('train', '--mode', 'magnitude', '--target-sparsity', '0.5', ...QUICK, '--out', runDir)).code).toBe(0);
+    const trained = readJsonl<{ kind: string; dev: Record<string, number>; sparsity: { unstructured: number } }>(join(runDir, 'log.jsonl')).filter((l) => l.kind === 'epoch').pop()!;
+    expect(magnitude.dev).toEqual(trained.dev);
+    expect(magnitude.sparsity).toBe(trained.sparsity.unstructured);
+  });
+
   it('sweep: the default grid has magnitude points per target, the paper grid is behind a flag', async () => {
     const results = join(root, 'none.jsonl');
     const dry = await runCli('sweep', '--dry-run', '--results', results, '--sparsities', '0.25,0.9', '--theta', '0.3');

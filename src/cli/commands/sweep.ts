@@ -4,10 +4,10 @@ import { describeBackend, initBackend } from '../../backend';
 import { appendJsonl, readJsonl } from '../../train/jsonl';
 import { neuropruneOps } from '../../train/neuropruneOps';
 import { TRAIN_MODES, validateTrainOptions, type TrainMode } from '../../train/options';
-import { latestCheckpoint } from '../../train/runDir';
-import { defaultGrid, expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
+import { latestCheckpoint, logPath } from '../../train/runDir';
+import { defaultGrid, expandGrid, paperGrid, pointId, parseNumberList, parseShard, pointKey, shardOf, sweepSettings, type SweepPoint, type SweepSettings } from '../../train/sweep';
 import { taskData, type EncodedTask } from '../../train/taskData';
-import { train, type TrainResult } from '../../train/trainer';
+import { evaluate, train, type EpochRecord, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
 import { loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
 import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
@@ -34,7 +34,8 @@ const TABLE: OptionTable = {
 
 const HELP = helpText('sweep',
   'Trains every point of a grid over modes x alpha x beta x theta (finetune runs once, magnitude once per --sparsities value;\n' +
-  'l1 ignores theta) and appends one JSONL line per point to --results. The default grid (11 runs) takes about an hour for\n' +
+  'l1 ignores theta) and appends one JSONL line per point to --results. The default grid (11 points, 9 trainings:\n' +
+  'magnitude points prune the finished finetune run) takes about an hour for\n' +
   'MiniLM-L6 on 2,000 SST-2 training examples (--limit-train 2000, 3 epochs) on 2 cores; --paper-grid runs the paper\'s 197.\n' +
   'With --shard i/n each machine of a batch job runs its share, e.g.\n' +
   '  Slurm:       neuroprune sweep --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\n' +
@@ -66,6 +67,8 @@ export interface SweepResult {
   headsOriginal: number;
   trainSeconds: number;
   runDir: string;
+  /** Magnitude points scored from the finished finetune run of the same settings (its id), not trained again. */
+  derivedFrom?: string;
   finishedAt: string;
 }
 
@@ -136,6 +139,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         load: () => load(task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
         setup,
+        settings,
       });
       if ('stopped' in result) {
         // Not recorded: the point's run folder resumes when the same command runs again.
@@ -143,6 +147,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         return 130;
       }
       appendJsonl(resultsFile, result);
+      if (result.derivedFrom) process.stderr.write(`point ${p.id}: pruned the finished ${result.derivedFrom} run instead of training it again\n`);
       console.log(`${p.id}: ${result.metricName} ${result.metric.toFixed(4)}, sparsity ${(100 * result.sparsity).toFixed(1)}%, heads ${result.headsKept}/${result.headsOriginal}`);
     }
     return 0;
@@ -159,25 +164,65 @@ function pointOptions(p: SweepPoint, base: ReturnType<typeof trainOptionsFrom>):
   };
 }
 
+/** The run folder of a point: the key's hash in the name, so points of other settings never resume each other's runs. */
+function pointRunDir(runsDir: string, p: SweepPoint, key: string): string {
+  return join(runsDir, `${p.id.replace(/[^A-Za-z0-9_.=-]+/g, '_')}-${key.slice(key.indexOf('#') + 1)}`);
+}
+
+interface PointMakers {
+  load: () => ReturnType<typeof loadModel>;
+  ops: ReturnType<typeof neuropruneOps>;
+  setup: ReturnType<typeof runSetup>;
+  settings: (p: SweepPoint) => SweepSettings;
+}
+
+/**
+ * A magnitude point trains exactly as the finetune point of the same settings (no regularizer,
+ * the same seeds), then prunes after its last epoch: when that finetune run has finished in this
+ * sweep, its last checkpoint is pruned and scored as the trainer would, instead of training again.
+ * Only without a --target-sparsity of the whole sweep (then finetune runs prune too).
+ */
+async function derivedMagnitude(
+  p: SweepPoint, options: ReturnType<typeof trainOptionsFrom>, data: ReturnType<typeof taskData>, runsDir: string, make: PointMakers, base: ReturnType<typeof trainOptionsFrom>,
+): Promise<{ dev: Record<string, number>; sparsity: Record<string, unknown>; trainSeconds: number; runDir: string; from: string } | null> {
+  if (p.mode !== 'magnitude' || p.sparsity === undefined || base.targetSparsity !== undefined) return null;
+  const twin: SweepPoint = { id: pointId({ mode: 'finetune', alpha: 0, beta: 0, theta: 0 }), mode: 'finetune', alpha: 0, beta: 0, theta: 0 };
+  const runDir = pointRunDir(runsDir, twin, pointKey(twin, make.settings(twin)));
+  const ckpt = latestCheckpoint(runDir);
+  if (!ckpt || !existsSync(logPath(runDir))) return null;
+  const epochs = readJsonl<EpochRecord>(logPath(runDir)).filter((r) => r.kind === 'epoch');
+  if (epochs.length !== options.epochs) return null;
+  const model = await make.ops.loadModel(ckpt);
+  try {
+    make.ops.projectToSparsity(model, p.sparsity, options);
+    return { dev: evaluate(model, data), sparsity: make.ops.sparsity(model, options), trainSeconds: epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir, from: twin.id };
+  } finally {
+    model.dispose();
+  }
+}
+
 async function runPoint(
   p: SweepPoint, settings: SweepSettings, base: ReturnType<typeof trainOptionsFrom>, taskName: string, data: ReturnType<typeof taskData>, runsDir: string,
-  shouldStop: () => boolean,
-  make: { load: () => ReturnType<typeof loadModel>; ops: ReturnType<typeof neuropruneOps>; setup: ReturnType<typeof runSetup> },
+  shouldStop: () => boolean, make: PointMakers,
 ): Promise<SweepResult | { stopped: TrainResult<unknown>; runDir: string }> {
   const options = pointOptions(p, base);
   const key = pointKey(p, settings);
-  // The key's hash in the folder name: points of other settings never resume each other's runs.
-  const runDir = join(runsDir, `${p.id.replace(/[^A-Za-z0-9_.=-]+/g, '_')}-${key.slice(key.indexOf('#') + 1)}`);
+  const record = (dev: Record<string, number>, sparsity: Record<string, unknown>, trainSeconds: number, runDir: string, derivedFrom?: string): SweepResult => {
+    const [metricName, metric] = Object.entries(dev)[0];
+    const s = sparsity as { unstructured: number; structured: number; headsKept: number; headsOriginal: number };
+    return {
+      id: p.id, key, settings, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta,
+      ...(p.sparsity !== undefined ? { targetSparsity: p.sparsity } : {}), seed: options.seed, epochs: options.epochs,
+      metricName, metric, dev, sparsity: s.unstructured, structuredSparsity: s.structured, headsKept: s.headsKept,
+      headsOriginal: s.headsOriginal, trainSeconds, runDir, ...(derivedFrom ? { derivedFrom } : {}), finishedAt: new Date().toISOString(),
+    };
+  };
+  const derived = await derivedMagnitude(p, options, data, runsDir, make, base);
+  if (derived) return record(derived.dev, derived.sparsity, derived.trainSeconds, derived.runDir, derived.from);
+  const runDir = pointRunDir(runsDir, p, key);
   const r = await train({ model: make.load(), data, ops: make.ops, options, runDir, resume: latestCheckpoint(runDir) !== undefined, setup: make.setup, shouldStop });
   r.model.dispose();
   if (r.interrupted) return { stopped: r, runDir };
   const last = r.epochs[r.epochs.length - 1];
-  const [metricName, metric] = Object.entries(last.dev)[0];
-  const s = last.sparsity as { unstructured: number; structured: number; headsKept: number; headsOriginal: number };
-  return {
-    id: p.id, key, settings, task: taskName, mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta,
-    ...(p.sparsity !== undefined ? { targetSparsity: p.sparsity } : {}), seed: options.seed, epochs: options.epochs,
-    metricName, metric, dev: last.dev, sparsity: s.unstructured, structuredSparsity: s.structured, headsKept: s.headsKept,
-    headsOriginal: s.headsOriginal, trainSeconds: r.epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir, finishedAt: new Date().toISOString(),
-  };
+  return record(last.dev, last.sparsity, r.epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir);
 }
