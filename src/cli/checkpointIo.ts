@@ -14,19 +14,42 @@ export function labelCountMessage(modelDir: string, err: LabelCountError, task: 
   return `${modelDir} has ${err.checkpointLabels} labels, task ${task} has ${err.requestedLabels}: ${remedy}`;
 }
 
+export interface LoadTaskModelOptions {
+  /** Put a fresh classifier in place of a missing or wrongly sized one (`eval --reinit-classifier`), with a one-line notice. */
+  reinitClassifier?: boolean;
+  /** Seed of that fresh classifier. Default 42. */
+  seed?: number;
+  /** Where the notice goes. Default: stderr. */
+  notice?: (line: string) => void;
+}
+
 /**
  * Loads a checkpoint as it is. With `task`, its classifier must have the task's label count: a
- * model of another size is refused in one line rather than scored on labels it does not predict.
+ * model of another size is refused in one line rather than scored on labels it does not predict,
+ * and so is a bare encoder (no classifier at all), unless `reinitClassifier` asks for a fresh head.
  */
-export function loadTaskModel(dir: string, task?: { name: string; numLabels: number }): BertTaskModel {
+export function loadTaskModel(dir: string, task?: { name: string; numLabels: number }, options: LoadTaskModelOptions = {}): BertTaskModel {
+  const reinit = options.reinitClassifier === true;
+  let loaded;
   try {
-    return new BertTaskModel(loadBertCheckpoint(dir, task ? { numLabels: task.numLabels } : {}).model);
+    loaded = loadBertCheckpoint(dir, task ? { numLabels: task.numLabels, initMissingHead: true, reinitClassifier: reinit, seed: options.seed ?? 42 } : {});
   } catch (err) {
     if (err instanceof LabelCountError && task) {
       throw new UsageError(labelCountMessage(dir, err, task.name, `evaluate it on a task with ${err.checkpointLabels} labels, or fine-tune it first (train --reinit-classifier)`));
     }
     throw err;
   }
+  const notice = options.notice ?? ((line: string) => { process.stderr.write(line + '\n'); });
+  if (task && loaded.initialised.includes('classifier.weight')) {
+    if (!reinit && !loaded.replacedClassifier) {
+      loaded.model.dispose();
+      throw new UsageError(`${dir} has no classifier (a bare encoder such as all-MiniLM-L6-v2): fine-tune it first (neuroprune train --model ${dir} ...), or pass --reinit-classifier to score a fresh random ${task.numLabels}-label head (a chance-level baseline)`);
+    }
+    notice(loaded.replacedClassifier
+      ? `model: replaced the ${loaded.replacedClassifier.from}-label classifier of ${dir} with a fresh random ${loaded.replacedClassifier.to}-label one (--reinit-classifier)`
+      : `model: ${dir} has no classifier (a bare encoder): scoring a fresh random ${task.numLabels}-label head (--reinit-classifier)`);
+  }
+  return new BertTaskModel(loaded.model);
 }
 
 /**
@@ -34,7 +57,7 @@ export function loadTaskModel(dir: string, task?: { name: string; numLabels: num
  * a number, and a wrong one. The built-in task tokenizes with its own vocabulary, so the model's
  * must be that one.
  */
-export function requireTokenizer(dir: string, task: string): void {
+export function requireTokenizer(dir: string, task: string | undefined): void {
   const vocab = join(dir, 'vocab.txt');
   const builtin = join(NEGATION_TASK_DIR, 'vocab.txt');
   if (!existsSync(vocab) && !existsSync(join(dir, 'tokenizer.json'))) {

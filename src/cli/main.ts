@@ -7,6 +7,7 @@ import { UsageError } from './args';
 import { analyzeCommand } from './commands/analyze';
 import { compactCommand } from './commands/compact';
 import { evalCommand } from './commands/eval';
+import { pruneCommand } from './commands/prune';
 import { pruneHeadsCommand } from './commands/pruneHeads';
 import { reportCommand } from './commands/report';
 import { sweepCommand } from './commands/sweep';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   eval: { summary: 'evaluate a checkpoint on a task\'s dev set', run: evalCommand },
   analyze: { summary: 'sparsity, heads and graph statistics of a checkpoint', run: analyzeCommand },
   'prune-heads': { summary: 'remove redundant heads of a checkpoint (Algorithms 2-3), by theta or a target count', run: pruneHeadsCommand },
+  prune: { summary: 'zero the smallest-magnitude weights of a checkpoint to an exact sparsity, globally or per layer', run: pruneCommand },
   compact: { summary: 'physically remove dead neurons and input dimensions of a checkpoint', run: compactCommand },
   sweep: { summary: 'run a grid of alpha, beta, theta and modes (sharded for batch schedulers)', run: sweepCommand },
   report: { summary: 'tables and figures from sweep results', run: reportCommand },

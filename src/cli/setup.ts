@@ -5,10 +5,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_FILE, LabelCountError, loadBertCheckpoint, parseBertConfig } from '../checkpoint';
-import { GLUE_TASK_NAMES, loadTokenizer, NEGATION_TASK_DIR, type GlueTaskName } from '../data';
+import { discoverLabels, GLUE_TASK_NAMES, loadTokenizer, NEGATION_TASK_DIR, readLabelledFile, type GlueTaskName } from '../data';
 import { BertForSequenceClassification } from '../models/bert';
 import { BertTaskModel } from '../train/bertTask';
-import { BUILTIN_TASK, builtinTask, glueTask, type EncodedTask } from '../train/taskData';
+import { BUILTIN_TASK, builtinTask, fileTask, fileTaskName, glueTask, type EncodedTask } from '../train/taskData';
 import { UsageError } from './args';
 import { labelCountMessage } from './checkpointIo';
 
@@ -24,8 +24,28 @@ export const DEFAULT_MODEL_DIR = join(__dirname, '..', '..', 'data', 'models', '
 
 export const TASK_NAMES = [BUILTIN_TASK, ...GLUE_TASK_NAMES];
 
+/** A user's own data files (`--train`, `--dev`, the column flags, `--regression`). */
+export interface FileTaskChoice {
+  /** Absent only for `eval`. */
+  train?: string;
+  dev: string;
+  text?: string;
+  textPair?: string;
+  label?: string;
+  regression: boolean;
+}
+
 export interface TaskChoice {
+  /** Task name; for own data files, the name `fileTaskName` gives them. */
   task: string;
+  /** Own data files instead of a named task. */
+  files?: FileTaskChoice;
+  /**
+   * Whom the classes of own data follow: `train` (default) takes the training file's labels, in
+   * the model's `id2label` order when it names the same labels; `eval` takes the model's named
+   * labels (a dev label outside them is an error), else the training file's, else the dev file's.
+   */
+  purpose?: 'train' | 'eval';
   /** GLUE root (for GLUE tasks). */
   glueDir?: string;
   /** Model directory whose tokenizer to use (GLUE tasks). */
@@ -42,9 +62,9 @@ const GLUE_MAX_LENGTH = 128;
  * The model a command will use, as `loadModel` resolves it: a checkpoint directory, or the config
  * file of a fresh model.
  */
-function resolveModel(choice: { task: string; modelDir?: string; configFile?: string }): { modelDir: string } | { configFile: string } {
+function resolveModel(choice: { task: string; modelDir?: string; configFile?: string; files?: FileTaskChoice }): { modelDir: string } | { configFile: string } {
   if (choice.modelDir) return { modelDir: choice.modelDir };
-  if (choice.configFile === undefined && choice.task === BUILTIN_TASK) return { modelDir: DEFAULT_MODEL_DIR };
+  if (choice.configFile === undefined && choice.task === BUILTIN_TASK && !choice.files) return { modelDir: DEFAULT_MODEL_DIR };
   return { configFile: choice.configFile ?? DEFAULT_MODEL_CONFIG };
 }
 
@@ -53,7 +73,7 @@ function resolveModel(choice: { task: string; modelDir?: string; configFile?: st
  * reading only its config: the first long batch would fail mid-run otherwise.
  */
 function checkMaxLength(choice: TaskChoice): void {
-  const maxLength = choice.maxLength ?? (choice.task === BUILTIN_TASK ? undefined : GLUE_MAX_LENGTH);
+  const maxLength = choice.maxLength ?? (choice.task === BUILTIN_TASK && !choice.files ? undefined : GLUE_MAX_LENGTH);
   if (maxLength === undefined) return;
   const model = resolveModel(choice);
   const file = 'modelDir' in model ? join(model.modelDir, CONFIG_FILE) : model.configFile;
@@ -75,7 +95,55 @@ export function checkTaskName(task: string): void {
   if (!TASK_NAMES.includes(task)) throw new UsageError(`unknown task '${task}': one of ${TASK_NAMES.join(', ')}`);
 }
 
+/** The task name of a choice: own files are named after them (`fileTaskName`). */
+export function taskNameOf(task: string | undefined, files: FileTaskChoice | undefined): string {
+  return files ? fileTaskName(files.train ?? files.dev) : task ?? BUILTIN_TASK;
+}
+
+/**
+ * Class names of a checkpoint in id order, from its config's `id2label`; null when it has none or
+ * only Hugging Face's placeholders `LABEL_0`, `LABEL_1`, ... (which name no class).
+ */
+export function modelLabelNames(modelDir: string): string[] | null {
+  const file = join(modelDir, CONFIG_FILE);
+  if (!existsSync(file)) return null;
+  let json: { id2label?: Record<string, string> };
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // loading the model names the broken file
+  }
+  const entries = Object.entries(json.id2label ?? {});
+  if (entries.length < 2) return null;
+  const names: string[] = [];
+  for (const [k, v] of entries) names[Number(k)] = String(v);
+  if (names.length !== entries.length || names.some((n) => n === undefined)) return null;
+  return names.every((n, i) => n === `LABEL_${i}`) ? null : names;
+}
+
+function loadFileTask(choice: TaskChoice & { files: FileTaskChoice; modelDir: string }): EncodedTask {
+  const f = choice.files;
+  const common = { train: f.train, dev: f.dev, text: f.text, textPair: f.textPair, label: f.label, regression: f.regression, name: choice.task };
+  const tokenizer = loadTokenizer(choice.modelDir);
+  const maxLength = choice.maxLength ?? GLUE_MAX_LENGTH;
+  const named = f.regression ? null : modelLabelNames(choice.modelDir);
+  let labels: { labels: string[]; labelsSource: string } | undefined;
+  if (named && choice.purpose === 'eval') {
+    labels = { labels: named, labelsSource: `the model's id2label (${join(choice.modelDir, CONFIG_FILE)})` };
+  } else if (named && f.train !== undefined) {
+    // Continuing from a model trained on these labels: keep its order, so each class keeps its row of the classifier.
+    const found = discoverLabels(readLabelledFile(f.train, common));
+    if (found.length === named.length && found.every((n) => named.includes(n))) labels = { labels: named, labelsSource: `the training file ${f.train}` };
+  }
+  return fileTask({ ...common, tokenizer, maxLength, ...labels });
+}
+
 export function loadTask(choice: TaskChoice): EncodedTask {
+  if (choice.files) {
+    checkMaxLength(choice);
+    if (!choice.modelDir) throw new UsageError(`--train/--dev need --model DIR: a BERT checkpoint (or bare encoder) whose tokenizer (tokenizer.json or vocab.txt) matches its vocabulary`);
+    return loadFileTask({ ...choice, files: choice.files, modelDir: choice.modelDir });
+  }
   checkTaskName(choice.task);
   checkMaxLength(choice);
   if (choice.task === BUILTIN_TASK) return builtinTask(NEGATION_TASK_DIR, choice.maxLength);
@@ -148,6 +216,7 @@ export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel
     }
     bert = BertForSequenceClassification.random(config, { seed: choice.seed, dropoutSeed: choice.seed });
   }
+  nameLabels(bert, task);
   if (bert.config.vocab_size < task.tokenizer.vocabSize) {
     bert.dispose();
     throw new UsageError(`the model's vocab_size ${bert.config.vocab_size} is smaller than the tokenizer's ${task.tokenizer.vocabSize} ids`);
@@ -161,9 +230,23 @@ export function loadModel(choice: ModelChoice, task: EncodedTask): BertTaskModel
   return new BertTaskModel(bert);
 }
 
+/**
+ * Records the task's class names in the model's config (`id2label`/`label2id`, as Hugging Face
+ * does), so that every checkpoint of the run says which output is which class; regression marks
+ * `problem_type`.
+ */
+export function nameLabels(bert: BertForSequenceClassification, task: EncodedTask): void {
+  if (task.labelNames && task.labelNames.length === bert.config.num_labels) {
+    bert.config.id2label = Object.fromEntries(task.labelNames.map((n, i) => [String(i), n]));
+    bert.config.label2id = Object.fromEntries(task.labelNames.map((n, i) => [n, i]));
+  } else if (task.numLabels === 1) {
+    bert.config.problem_type = 'regression';
+  }
+}
+
 /** Tokenizer files to save beside a checkpoint, so that it is a complete model directory. */
 export function tokenizerFiles(choice: TaskChoice): string[] {
-  const dir = choice.task === BUILTIN_TASK ? NEGATION_TASK_DIR : choice.modelDir;
+  const dir = choice.task === BUILTIN_TASK && !choice.files ? NEGATION_TASK_DIR : choice.modelDir;
   if (!dir) return [];
   return ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].map((f) => join(dir, f)).filter(existsSync);
 }

@@ -8,3 +8,5 @@ export * from './glue';
 export * from './batching';
 export * from './syntheticTask';
 export * from './bagOfWords';
+export * from './delimited';
+export * from './labelledFile';

@@ -7,3 +7,5 @@ export * from './eliminate';
 export * from './compact';
 export * from './sparsity';
 export { checkEps, checkTheta } from './checks';
+export * from './magnitude';
+export * from './thetaScale';

@@ -10,7 +10,7 @@ import { loadBertCheckpoint, loadTensorFile, saveBertCheckpoint, saveTensorFile 
 import type { AttentionBlock } from '../models/blocks';
 import {
   attentionGroupL12, attentionGroupL12Value, compactAttentionInputs, compactMlp, eliminateRedundantHeads,
-  mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, projectToSparsity, sparsityReport, zeroBelow,
+  magnitudePrune, mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, sparsityReport, zeroBelow,
 } from '../neuroprune';
 import { BertTaskModel } from './bertTask';
 import type { TrainOptions } from './options';
@@ -119,8 +119,8 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
       return { record, remap };
     },
 
-    projectToSparsity(model, target) {
-      projectToSparsity(model, { sparsity: target });
+    projectToSparsity(model, target, o) {
+      magnitudePrune(model, { sparsity: target, scope: o.pruneScope ?? 'global' });
     },
 
     sparsity(model, o) {

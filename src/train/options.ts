@@ -4,11 +4,15 @@
  */
 import { CLIP_SCOPES, type ClipScope } from './clip';
 
-export type TrainMode = 'finetune' | 'l1' | 'neuroprune';
-export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'l1', 'neuroprune'];
+export type TrainMode = 'finetune' | 'magnitude' | 'l1' | 'neuroprune';
+export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'magnitude', 'l1', 'neuroprune'];
 
 export interface TrainOptions {
-  /** `finetune` (task loss only), `l1` (the paper's baseline), `neuroprune` (Algorithm 1). */
+  /**
+   * `finetune` (task loss only), `magnitude` (fine-tuning, then the smallest weights zeroed to
+   * `targetSparsity` after the last epoch: the equal-sparsity control), `l1` (the paper's
+   * baseline), `neuroprune` (Algorithm 1).
+   */
   mode: TrainMode;
   /** Number of epochs n_e (>= 1). */
   epochs: number;
@@ -40,8 +44,10 @@ export interface TrainOptions {
   headStrategy: 'paper' | 'exact';
   /** Physically remove dead heads, neurons and input dims after each epoch (dynamic sparse training). */
   compact: boolean;
-  /** Optional final projection to this unstructured sparsity in [0, 1). */
+  /** Optional final projection to this unstructured sparsity in [0, 1) (required by `magnitude`). */
   targetSparsity?: number;
+  /** That projection's threshold: one for the whole model (`global`, default) or one per layer (src/neuroprune/magnitude.ts). */
+  pruneScope?: 'global' | 'layer';
   /** Seed of data order, dropout and initialisation. */
   seed: number;
   /** Print a progress bar (stderr). */
@@ -93,6 +99,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   check(o.headStrategy === 'paper' || o.headStrategy === 'exact', `head strategy must be paper or exact (got ${o.headStrategy})`);
   check(o.targetSparsity === undefined || (o.targetSparsity >= 0 && o.targetSparsity < 1),
     `target sparsity must be in [0, 1) (got ${o.targetSparsity})`);
+  check(o.mode !== 'magnitude' || o.targetSparsity !== undefined, 'mode magnitude needs a target sparsity (the sparsity to prune to after fine-tuning)');
+  check(o.mode !== 'magnitude' || (o.alpha === 0 && o.beta === 0), `mode magnitude fine-tunes without regularizers: alpha and beta must be 0 (got ${o.alpha}, ${o.beta})`);
+  check(o.pruneScope === undefined || o.pruneScope === 'global' || o.pruneScope === 'layer', `prune scope must be global or layer (got ${o.pruneScope})`);
   check(Number.isInteger(o.seed), `seed must be an integer (got ${o.seed})`);
   if (bad.length) throw new Error('invalid training options: ' + bad.join('; '));
 }

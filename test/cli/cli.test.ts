@@ -161,7 +161,8 @@ describe('neuroprune command line', () => {
     expect(replaced.err.split('\n').filter((l) => l.startsWith('model:'))).toEqual([
       `model: replaced the 4-label classifier of ${four} with a fresh 2-label one (--reinit-classifier)`,
     ]);
-    expect(JSON.parse(readFileSync(join(runDir, 'checkpoint', 'config.json'), 'utf8')).id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1' });
+    // The task's class names, as Hugging Face records them.
+    expect(JSON.parse(readFileSync(join(runDir, 'checkpoint', 'config.json'), 'utf8')).id2label).toEqual({ 0: 'negative', 1: 'positive' });
 
     const bare = bareModel('bare-');
     const fresh = await run('train', ...QUICK, '--epochs', '1', '--model', bare, '--out', join(root, 'bare-run'));

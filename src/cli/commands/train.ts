@@ -8,8 +8,8 @@ import { train, type EpochRecord, type SetupValue, type TrainResult } from '../.
 import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
 import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
-import { DEFAULT_MODEL_DIR, loadModel, loadTask, tokenizerFiles, type TaskChoice } from '../setup';
-import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { DEFAULT_MODEL_DIR, loadModel, loadTask, taskNameOf, tokenizerFiles, type TaskChoice } from '../setup';
+import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 
 export const TRAIN_TABLE: OptionTable = {
   ...TASK_FLAGS,
@@ -29,6 +29,7 @@ export const TRAIN_HELP = helpText('train',
     'neuroprune train --mode finetune --epochs 5 --out runs/ft',
     'neuroprune train --out runs/ft --resume',
     'neuroprune train --task rte --glue-dir ../glue --model ./bert-base-uncased --alpha 1e-5 --beta 1e-5 --theta 0.2',
+    'neuroprune train --train news/train.csv --dev news/dev.csv --text-column title --label-column topic --model models/all-MiniLM-L6-v2',
   ]);
 
 function timestamp(): string {
@@ -56,12 +57,17 @@ export function runSetup(values: Parsed['values'], choice: TaskChoice): Record<s
   return {
     '--task': choice.task,
     '--glue-dir': path('glue-dir'),
-    '--model': path('model') ?? (config === null && choice.task === 'negation' ? resolve(DEFAULT_MODEL_DIR) : null),
+    '--model': path('model') ?? (config === null && choice.task === 'negation' && !choice.files ? resolve(DEFAULT_MODEL_DIR) : null),
     '--config': config,
     '--max-length': choice.maxLength ?? null,
     '--limit-train': stringOption(values, 'limit-train') === undefined ? null : Number(stringOption(values, 'limit-train')),
     '--limit-dev': stringOption(values, 'limit-dev') === undefined ? null : Number(stringOption(values, 'limit-dev')),
     tokenizer: hash.digest('hex').slice(0, 16),
+    // Own data only: absent keys leave the setups (and sweep keys) of named tasks as they were.
+    ...(choice.files ? {
+      '--train': path('train'), '--dev': path('dev'), '--text-column': choice.files.text ?? null, '--text-pair-column': choice.files.textPair ?? null,
+      '--label-column': choice.files.label ?? null, '--regression': choice.files.regression,
+    } : {}),
   };
 }
 
@@ -113,8 +119,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.help) { console.log(TRAIN_HELP); return 0; }
   const json = values.json === true;
   const options = trainOptionsFrom(values, json || values.quiet === true);
-  const taskName = stringOption(values, 'task') ?? 'negation';
-  const taskChoice = { task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
+  checkModelFlags(values);
+  const files = fileTaskFlags(values, 'train');
+  const taskName = taskNameOf(stringOption(values, 'task'), files);
+  const taskChoice = { task: taskName, files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
   // Cheap checks first: a bad flag costs no compute.
   validateTrainOptions(options);
   const report = await initBackend();
@@ -123,6 +131,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
   const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  const thetaLine = resolveTheta(values, options, model);
+  if (thetaLine && options.mode === 'neuroprune') process.stderr.write(thetaLine + '\n');
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
   process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
 
