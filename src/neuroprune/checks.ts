@@ -1,4 +1,14 @@
-/** Range checks shared by the NeuroPrune functions; each error names the function and the value. */
+/** Range checks and defaults shared by the NeuroPrune functions, the graph views and the CLI; each error names the function and the value. */
+
+/**
+ * Default magnitude below which a weight counts as zero: Eq. 1's `eps`, the sparsity accounting,
+ * the edges of the neuron graphs and `compact --zero-below`. Far below the weights of a trained
+ * BERT (~1e-2) and above float32 noise from the optimiser's updates of a zeroed weight.
+ */
+export const DEFAULT_EPS = 1e-4;
+
+/** Default head-similarity threshold (l-infinity distance of Q/K/V slices) of training and `analyze`. */
+export const DEFAULT_THETA = 0.2;
 
 export function checkEps(eps: number, where: string): void {
   if (!(eps > 0) || !Number.isFinite(eps)) {

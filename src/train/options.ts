@@ -2,6 +2,7 @@
  * Hyperparameters of a training run, their defaults and their ranges. Everything is checked by
  * `validateTrainOptions` before any work starts, so a bad value costs no compute.
  */
+import { DEFAULT_EPS, DEFAULT_THETA } from '../neuroprune/checks';
 import { CLIP_SCOPES, type ClipScope } from './clip';
 
 export type TrainMode = 'finetune' | 'l1' | 'neuroprune';
@@ -65,8 +66,8 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   clipScope: 'task',
   alpha: 1e-3,
   beta: 1e-1,
-  eps: 1e-4,
-  theta: 0.2,
+  eps: DEFAULT_EPS,
+  theta: DEFAULT_THETA,
   mergeHeads: true,
   headStrategy: 'paper',
   compact: true,

@@ -1,5 +1,5 @@
 import { initBackend } from '../../backend';
-import { compactModel, sparsityReport, zeroBelow } from '../../neuroprune';
+import { compactModel, DEFAULT_EPS, sparsityReport, zeroBelow } from '../../neuroprune';
 import { helpText, numberOption, parseCommandArgs, requiredString, type OptionTable } from '../args';
 import { loadTaskModel, saveTaskModel } from '../checkpointIo';
 
@@ -25,9 +25,9 @@ export async function compactCommand(argv: string[]): Promise<number> {
   const model = loadTaskModel(dir);
   try {
     const zeroed = eps !== undefined ? zeroBelow(model, { eps }) : 0;
-    const before = sparsityReport(model, { eps: eps ?? 1e-4 }).present;
+    const before = sparsityReport(model, { eps: eps ?? DEFAULT_EPS }).present;
     const record = compactModel(model);
-    const after = sparsityReport(model, { eps: eps ?? 1e-4 });
+    const after = sparsityReport(model, { eps: eps ?? DEFAULT_EPS });
     const note = saveTaskModel(model, out, dir, { dense: values.dense === true });
     if (note) process.stderr.write(note + '\n');
     if (values.json) {
