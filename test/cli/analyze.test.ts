@@ -46,6 +46,7 @@ describe('analyze', () => {
     const l0 = report.graphs.layers[0].mlp.hidden;
     expect(l0.powerLaw).not.toBeNull();
     expect(l0.goodnessOfFit.replicates).toBe(20);
+    expect(report.graphs.layers[0].mlp.hiddenIn.goodnessOfFit).toBeNull(); // the bootstrap runs on the total degree only
     expect(l0.comparisons.map((c: { alternative: string }) => c.alternative)).toEqual(['lognormal', 'exponential', 'stretched_exponential', 'truncated_power_law']);
     expect(report.graphs.model.hidden.count).toBe(128);
   });
