@@ -30,9 +30,10 @@ power law), '~' when the data cannot tell.`;
 const SHORT: Record<string, string> = { lognormal: 'lognormal', exponential: 'exponential', stretched_exponential: 'stretched exp', truncated_power_law: 'truncated PL' };
 
 /** One line of the heavy-tail table: the fit (a bound is never printed as an estimate), the p-value and the verdicts. */
-function heavyTailCells(s: DegreeSummary): string {
+function heavyTailCells(s: DegreeSummary, minTail: number): string {
   const fit = s.powerLaw;
-  if (!fit) return 'no fit (fewer than 4 distinct degrees or no tail of --min-tail)';
+  const positive = s.count - s.isolated;
+  if (!fit) return positive < minTail ? `no fit: ${positive} neurons of degree > 0, fewer than --min-tail ${minTail}` : 'no fit: fewer than 4 distinct degrees';
   const alpha = fit.atBound ? `alpha ${fit.alpha > 1.5 ? '>' : '<'} ${fit.alpha.toFixed(2)} (search bound, no estimate)` : `alpha ${fit.alpha.toFixed(2)} +- ${fit.sigma.toFixed(2)}`;
   const p = s.goodnessOfFit ? `p ${s.goodnessOfFit.p.toFixed(2)}` : 'p -';
   const verdicts = s.comparisons.map((c) => {
@@ -86,7 +87,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     console.log(`\nHidden neurons' total degree (in + out, at most ${2 * graphs.hiddenSize}): sd, Gini, edges held by the top 10%, full and empty neurons; heavy-tail tests (bootstrap ${bootstrap})`);
     console.log('layer      sd   Gini  top10%   full  empty  power law, p-value, verdict against each alternative');
     const row = (label: string, s: DegreeSummary, tests: boolean) =>
-      console.log(`${label.padStart(5)}  ${s.std.toFixed(1).padStart(6)}  ${s.gini.toFixed(2).padStart(5)}  ${pct(s.topShare).padStart(6)}  ${pct(s.fullFraction).padStart(5)}  ${pct(s.emptyFraction).padStart(5)}  ${tests ? heavyTailCells(s) : ''}`);
+      console.log(`${label.padStart(5)}  ${s.std.toFixed(1).padStart(6)}  ${s.gini.toFixed(2).padStart(5)}  ${pct(s.topShare).padStart(6)}  ${pct(s.fullFraction).padStart(5)}  ${pct(s.emptyFraction).padStart(5)}  ${tests ? heavyTailCells(s, minTail) : ''}`);
     for (const g of graphs.layers) if (g.mlp) row(String(g.layer), g.mlp.hidden, true);
     if (graphs.model) row('all', graphs.model.hidden, false);
     for (const g of graphs.layers) {
