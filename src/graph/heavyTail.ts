@@ -43,14 +43,13 @@ export function powerLawGoodnessOfFit(
   const { xs } = positiveSorted(samples, 'powerLawGoodnessOfFit');
   const body = xs.filter((x) => x < fit.xmin);
   const random = seededRandom(seed);
-  const fixed = fitOptions.xmin !== undefined;
   let hits = 0;
   for (let r = 0; r < replicates; r++) {
     let fromTail = 0;
     for (let i = 0; i < xs.length; i++) if (random() < fit.nTail / xs.length) fromTail++;
     const synthetic = samplePowerLaw(fromTail, fit.alpha, fit.xmin, random);
     for (let i = fromTail; i < xs.length; i++) synthetic.push(body[Math.floor(random() * body.length)]);
-    const f = fitPowerLaw(synthetic, fixed ? fitOptions : { ...fitOptions, xmin: undefined });
+    const f = fitPowerLaw(synthetic, fitOptions);
     // A synthetic set with too few distinct values for a fit counts as no hit, as `powerlaw`'s NaN distance would.
     if (f && f.ks >= fit.ks) hits++;
   }

@@ -166,7 +166,7 @@ export function positiveSorted(samples: ArrayLike<number>, where: string): { xs:
   return { xs, zeros };
 }
 
-function describe(fit: TailFit, range: [number, number], scanned: boolean): string | null {
+function warningOf(fit: TailFit, range: [number, number], scanned: boolean): string | null {
   if (fit.atBound) {
     const side = fit.alpha + BOUND_MARGIN > range[1] ? `above ${range[1]}` : `below ${range[0]}`;
     return `alpha is at its search bound (the likelihood wants alpha ${side}${scanned ? ' for every x_min' : ''}): a bound, not an estimate; the tail falls faster than a power law`;
@@ -178,7 +178,8 @@ function describe(fit: TailFit, range: [number, number], scanned: boolean): stri
 /**
  * Fits a discrete power law to integer samples (e.g. neuron degrees). Returns null when no fit is
  * possible: fewer than 4 distinct positive values (`powerlaw` needs two candidate `xmin`), no
- * candidate leaves `minTail` samples, or a fixed `xmin` leaves fewer than 2 distinct values.
+ * candidate leaves `minTail` samples, or a fixed `xmin` leaves fewer than `minTail` samples or a
+ * single distinct value.
  */
 export function fitPowerLaw(samples: ArrayLike<number>, options: PowerLawOptions = {}): PowerLawFit | null {
   const { minTail, range } = checkOptions(options);
@@ -191,7 +192,7 @@ export function fitPowerLaw(samples: ArrayLike<number>, options: PowerLawOptions
     return {
       alpha: fit.alpha, xmin, ks: fit.ks, sigma: (fit.alpha - 1) / Math.sqrt(nTail), nTail, n, zeros,
       logLikelihood: -negLogLikelihood(fit.alpha, nTail, sumLog, xmin, range),
-      atBound: fit.atBound, valid: fit.valid, warning: describe(fit, range, scanned),
+      atBound: fit.atBound, valid: fit.valid, warning: warningOf(fit, range, scanned),
     };
   };
 
