@@ -6,4 +6,4 @@ export * from './dominating';
 export * from './eliminate';
 export * from './compact';
 export * from './sparsity';
-export { checkEps, checkTheta, DEFAULT_THETA } from './checks';
+export { checkEps, checkTheta, DEFAULT_THETA, isValidEps, isValidTheta } from './checks';

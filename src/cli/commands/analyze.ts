@@ -3,7 +3,7 @@ import { initBackend } from '../../backend';
 import { loadBertCheckpoint } from '../../checkpoint';
 import { exportModelGraphs, GRAPH_FORMATS, summarizeModelGraphs, type DegreeSummary, type GraphFormat } from '../../graph';
 import { DEFAULT_MIN_TAIL } from '../../graph/powerLaw';
-import { DEFAULT_EPS, DEFAULT_THETA, sparsityReport } from '../../neuroprune';
+import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta, sparsityReport } from '../../neuroprune';
 import { BertTaskModel } from '../../train/bertTask';
 import { helpText, numberOption, parseCommandArgs, requiredString, stringOption, UsageError, type OptionTable } from '../args';
 
@@ -53,8 +53,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const dir = requiredString(values, 'model', 'analyze');
-  const eps = numberOption(values, 'eps', (v) => (v > 0 ? null : `must be > 0, got ${v}`)) ?? DEFAULT_EPS;
-  const theta = numberOption(values, 'theta', (v) => (v >= 0 ? null : `must be >= 0, got ${v}`)) ?? DEFAULT_THETA;
+  const eps = numberOption(values, 'eps', (v) => (isValidEps(v) ? null : `must be > 0, got ${v}`)) ?? DEFAULT_EPS;
+  const theta = numberOption(values, 'theta', (v) => (isValidTheta(v) ? null : `must be >= 0, got ${v}`)) ?? DEFAULT_THETA;
   const integer = (v: number, min: number) => (Number.isInteger(v) && v >= min ? null : `must be an integer >= ${min}, got ${v}`);
   const bootstrap = numberOption(values, 'bootstrap', (v) => integer(v, 0)) ?? 100;
   const minTail = numberOption(values, 'min-tail', (v) => integer(v, 1)) ?? DEFAULT_MIN_TAIL;

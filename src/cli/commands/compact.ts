@@ -1,5 +1,5 @@
 import { initBackend } from '../../backend';
-import { compactModel, DEFAULT_EPS, sparsityReport, zeroBelow } from '../../neuroprune';
+import { compactModel, DEFAULT_EPS, isValidEps, sparsityReport, zeroBelow } from '../../neuroprune';
 import { helpText, numberOption, parseCommandArgs, requiredString, type OptionTable } from '../args';
 import { loadTaskModel, saveTaskModel } from '../checkpointIo';
 
@@ -20,7 +20,7 @@ export async function compactCommand(argv: string[]): Promise<number> {
   }
   const dir = requiredString(values, 'model', 'compact');
   const out = requiredString(values, 'out', 'compact');
-  const eps = numberOption(values, 'zero-below', (v) => (v > 0 ? null : `must be > 0, got ${v}`));
+  const eps = numberOption(values, 'zero-below', (v) => (isValidEps(v) ? null : `must be > 0, got ${v}`));
   await initBackend();
   const model = loadTaskModel(dir);
   try {
