@@ -1,9 +1,12 @@
 /**
  * Statistics of degree sequences that tell whether a layer's connectivity is "rich get richer":
- * histogram, Gini coefficient, the share of edges held by the best-connected neurons, and a
- * power-law fit (see powerLaw.ts).
+ * histogram, standard deviation (the paper's Fig. 2 number), Gini coefficient, the share of edges
+ * held by the best-connected neurons, the shares of full and empty neurons, and the heavy-tail
+ * tests (a power-law fit, its goodness of fit and the comparisons with the alternatives; see
+ * heavyTail.ts).
  */
-import { fitPowerLaw, type PowerLawFit, type PowerLawOptions } from './powerLaw';
+import { testHeavyTail, type Comparison, type GoodnessOfFit, type HeavyTailOptions } from './heavyTail';
+import type { PowerLawFit } from './powerLaw';
 
 /** How many nodes have each degree; `degree` ascending, only degrees that occur. */
 export interface DegreeHistogram {
@@ -81,32 +84,58 @@ export function basicStats(values: ArrayLike<number>): BasicStats {
 export interface DegreeSummaryOptions {
   /** Fraction of nodes in the "rich club". Default 0.1 (the top 10%). */
   topFraction?: number;
-  /** Options of the power-law fit. */
-  powerLaw?: PowerLawOptions;
+  /** Largest possible degree (a neuron's fan-in, say), for the share of full nodes. Default: the largest observed. */
+  maxDegree?: number;
+  /** Options of the heavy-tail tests, or false to skip them (statistics only). */
+  powerLaw?: HeavyTailOptions | false;
 }
 
 /** Everything the analyses report about one degree sequence; plain JSON. */
 export interface DegreeSummary extends BasicStats {
   /** Nodes of degree 0 (dead neurons, removable by compaction). */
   isolated: number;
+  /** `isolated / count`. */
+  emptyFraction: number;
+  /** The largest possible degree the full share refers to. */
+  maxDegree: number;
+  /** Share of nodes of degree `maxDegree` (neurons connected to everything they can be). */
+  fullFraction: number;
   gini: number;
   /** Share of edges held by the top `topFraction` of nodes. */
   topShare: number;
   topFraction: number;
-  /** Null when no fit is possible (e.g. every node has the same degree). */
+  /** Null when no fit is possible (e.g. every node has the same degree) or the tests were skipped. */
   powerLaw: PowerLawFit | null;
+  /** The bootstrap p-value of the fit; null unless asked for. */
+  goodnessOfFit: GoodnessOfFit | null;
+  /** Likelihood-ratio tests against the alternatives; empty without a fit. */
+  comparisons: Comparison[];
 }
 
 export function summarizeDegrees(degrees: ArrayLike<number>, options: DegreeSummaryOptions = {}): DegreeSummary {
   const topFraction = options.topFraction ?? 0.1;
+  const stats = basicStats(degrees);
+  const maxDegree = options.maxDegree ?? stats.max;
+  if (stats.max > maxDegree) throw new Error(`summarizeDegrees: a degree of ${stats.max} exceeds maxDegree ${maxDegree}`);
   let isolated = 0;
-  for (let i = 0; i < degrees.length; i++) if (degrees[i] === 0) isolated++;
+  let full = 0;
+  for (let i = 0; i < degrees.length; i++) {
+    if (degrees[i] === 0) isolated++;
+    if (degrees[i] === maxDegree) full++;
+  }
+  const tests = options.powerLaw === false ? { fit: null, goodnessOfFit: null, comparisons: [] } : testHeavyTail(degrees, options.powerLaw);
+  const share = (k: number) => (stats.count === 0 ? 0 : k / stats.count);
   return {
-    ...basicStats(degrees),
+    ...stats,
     isolated,
+    emptyFraction: share(isolated),
+    maxDegree,
+    fullFraction: maxDegree > 0 ? share(full) : 0,
     gini: giniCoefficient(degrees),
     topShare: topShare(degrees, topFraction),
     topFraction,
-    powerLaw: fitPowerLaw(degrees, options.powerLaw),
+    powerLaw: tests.fit,
+    goodnessOfFit: tests.goodnessOfFit,
+    comparisons: tests.comparisons,
   };
 }

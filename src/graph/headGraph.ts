@@ -2,18 +2,26 @@
  * The head graph of an attention block (Algorithm 2 as a graph): one node per head, an undirected
  * edge between two heads whose `[Wq; Wk; Wv]` slices are within `theta` in l-infinity distance,
  * with the distance on the edge. Its closed neighbourhoods are the rows of the similarity matrix,
- * so the heads Algorithm 3 keeps form a dominating set of this graph.
+ * so the heads Algorithm 3 keeps form a dominating set of this graph; each node says whether it
+ * is kept and which head it would be merged into.
  */
 import { UndirectedGraph } from 'graphology';
 import type Graph from 'graphology';
+import { connectedComponents } from 'graphology-components';
 import type { AttentionBlock } from '../models/blocks';
-import { headDistances, type HeadDistanceOptions } from '../neuroprune/similarity';
+import { checkTheta } from '../neuroprune/checks';
+import { findDominating, type DominatingStrategy } from '../neuroprune/dominating';
+import { headDistances, similarityFromDistances, type HeadDistanceOptions, type SimilarityMatrix } from '../neuroprune/similarity';
 
 export interface HeadAttributes {
   /** Current position of the head in the block. */
   position: number;
   /** Index of the head in the original dense layer (differs from `position` after pruning). */
   headId: number;
+  /** In the dominating set Algorithm 3 keeps at this `theta` (`strategy`). */
+  kept: boolean;
+  /** Original id of the kept head this head would be merged into (its own id when kept). */
+  mergeInto: number;
 }
 
 export interface DistanceEdgeAttributes {
@@ -28,10 +36,8 @@ export interface HeadGraphOptions {
   theta: number;
   /** Original head ids of the positions, for node attributes. Default: the positions. */
   headIds?: readonly number[];
-}
-
-function checkTheta(theta: number, where: string): void {
-  if (!(theta >= 0) || Number.isNaN(theta)) throw new Error(`${where}: theta must be a number >= 0, got ${theta}`);
+  /** How the kept heads are chosen (see `findDominating`). Default 'paper' (Algorithm 3). */
+  strategy?: DominatingStrategy;
 }
 
 /** Node key of the head at a position: its position as a string (graphology keys are strings). */
@@ -48,8 +54,9 @@ export function headGraphFromDistances(distances: readonly (readonly number[])[]
   const g: HeadGraph = new UndirectedGraph<HeadAttributes, DistanceEdgeAttributes>();
   for (let h = 0; h < k; h++) {
     if (distances[h].length !== k) throw new Error(`headGraphFromDistances: distance row ${h} has ${distances[h].length} entries, expected ${k}`);
-    g.addNode(headKey(h), { position: h, headId: ids[h] });
   }
+  const { into } = findDominating(similarityFromDistances(distances, options.theta), options.strategy ?? 'paper');
+  for (let h = 0; h < k; h++) g.addNode(headKey(h), { position: h, headId: ids[h], kept: into[h] === h, mergeInto: ids[into[h]] });
   for (let a = 0; a < k; a++) {
     for (let b = a + 1; b < k; b++) {
       const dist = distances[a][b];
@@ -63,52 +70,21 @@ export function headGraphFromDistances(distances: readonly (readonly number[])[]
 /** The head graph of an attention block, from its current Q/K/V weights. */
 export function headGraph(block: AttentionBlock, options: Omit<HeadGraphOptions, 'headIds'> & HeadDistanceOptions): HeadGraph {
   checkTheta(options.theta, `headGraph ${block.name}`);
-  return headGraphFromDistances(headDistances(block, options), { theta: options.theta, headIds: block.headIds });
+  return headGraphFromDistances(headDistances(block, options), { theta: options.theta, headIds: block.headIds, strategy: options.strategy });
 }
 
-/**
- * Connected components, each as node keys in graph order, components ordered by their first
- * node. Breadth-first search; works on any graphology graph (edges are followed both ways).
- */
-export function connectedComponents(graph: Pick<Graph, 'forEachNode' | 'forEachNeighbor'>): string[][] {
-  const seen = new Set<string>();
-  const components: string[][] = [];
-  graph.forEachNode((start) => {
-    if (seen.has(start)) return;
-    seen.add(start);
-    const component = [start];
-    for (let i = 0; i < component.length; i++) {
-      graph.forEachNeighbor(component[i], (next) => {
-        if (!seen.has(next)) {
-          seen.add(next);
-          component.push(next);
-        }
-      });
-    }
-    components.push(component);
+/** The similarity matrix of a head graph (rows by position): what `isDominatingSet` and `findDominating` read. */
+export function similarityOfGraph(graph: HeadGraph): SimilarityMatrix {
+  const k = graph.order;
+  const s = Array.from({ length: k }, (_, a) => Array.from({ length: k }, (_, b) => a === b));
+  graph.forEachEdge((_, __, source, target, sa, ta) => {
+    s[sa.position][ta.position] = true;
+    s[ta.position][sa.position] = true;
   });
-  return components;
+  return s;
 }
 
-/**
- * True when every node of the graph is in `nodes` or adjacent to a node of `nodes`.
- * Unknown node keys are an error (a typo would otherwise make a set look smaller than it is).
- */
-export function isDominatingSet(graph: Pick<Graph, 'forEachNode' | 'hasNode' | 'someNeighbor'>, nodes: Iterable<string | number>): boolean {
-  const set = new Set<string>();
-  for (const n of nodes) {
-    const key = String(n);
-    if (!graph.hasNode(key)) throw new Error(`isDominatingSet: node '${key}' is not in the graph`);
-    set.add(key);
-  }
-  let ok = true;
-  graph.forEachNode((node) => {
-    if (ok && !set.has(node) && !graph.someNeighbor(node, (nb) => set.has(nb))) ok = false;
-  });
-  return ok;
-}
-
-/** Degree of every node, in graph order. */
-export function degrees(graph: Pick<Graph, 'mapNodes' | 'degree'>): number[] {
-  return graph.mapNodes((node) => graph.degree(node));
+/** Sizes of the connected components of a head graph (graphology-components), largest first. */
+export function componentSizes(graph: Graph): number[] {
+  return connectedComponents(graph).map((c) => c.length).sort((a, b) => b - a);
 }

@@ -12,9 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { DirectedGraph } from 'graphology';
 import type { MlpBlock } from '../models/blocks';
-
-/** Default magnitude below which a weight is no edge; the same `eps` as Eq. 1 and sparsity. */
-export const DEFAULT_GRAPH_EPS = 1e-4;
+import { checkEps, DEFAULT_EPS } from '../neuroprune/checks';
 
 export type NeuronKind = 'input' | 'hidden' | 'output';
 
@@ -24,8 +22,14 @@ export interface NeuronAttributes {
   index: number;
 }
 
+/**
+ * An edge's weight is the magnitude `|w|` and its sign a separate attribute: graph tools (Gephi's
+ * layouts, weighted degrees, centralities) read `weight` as a strength and go wrong on negative
+ * values, and about half of a layer's weights are negative.
+ */
 export interface WeightEdgeAttributes {
   weight: number;
+  sign: 1 | -1;
 }
 
 export type NeuronGraph = DirectedGraph<NeuronAttributes, WeightEdgeAttributes>;
@@ -57,10 +61,6 @@ export interface NeuronGraphOptions {
   eps?: number;
 }
 
-function checkEps(eps: number, where: string): void {
-  if (!(eps > 0) || !Number.isFinite(eps)) throw new Error(`${where}: eps must be a finite number > 0, got ${eps}`);
-}
-
 function checkMlpShapes(block: MlpBlock, where: string): { d: number; de: number } {
   const [de, d] = block.input.weight.shape;
   const [d2, de2] = block.output.weight.shape;
@@ -72,7 +72,7 @@ function checkMlpShapes(block: MlpBlock, where: string): { d: number; de: number
 
 /** Degrees of the block's neuron graph, counted on the backend (no graph is built). */
 export function mlpDegrees(block: MlpBlock, options: NeuronGraphOptions = {}): MlpDegrees {
-  const eps = options.eps ?? DEFAULT_GRAPH_EPS;
+  const eps = options.eps ?? DEFAULT_EPS;
   checkEps(eps, 'mlpDegrees');
   const { d, de } = checkMlpShapes(block, 'mlpDegrees');
   const [inputOut, hiddenIn, hiddenOut, outputIn] = tf.tidy(() => {
@@ -107,7 +107,7 @@ export interface NeuronGraphBuildOptions extends NeuronGraphOptions {
  * including isolated ones (their degree 0 is information: a dead neuron).
  */
 export function neuronGraphFromWeights(win: Matrix, wout: Matrix, options: NeuronGraphBuildOptions = {}): NeuronGraph {
-  const eps = options.eps ?? DEFAULT_GRAPH_EPS;
+  const eps = options.eps ?? DEFAULT_EPS;
   const maxEdges = options.maxEdges ?? 2_000_000;
   checkEps(eps, 'neuronGraphFromWeights');
   const [de, d] = win.shape;
@@ -132,13 +132,13 @@ export function neuronGraphFromWeights(win: Matrix, wout: Matrix, options: Neuro
   for (let i = 0; i < de; i++) {
     for (let j = 0; j < d; j++) {
       const w = win.data[i * d + j];
-      if (Math.abs(w) >= thr) g.addDirectedEdge(neuronKey('input', j), neuronKey('hidden', i), { weight: w });
+      if (Math.abs(w) >= thr) g.addDirectedEdge(neuronKey('input', j), neuronKey('hidden', i), { weight: Math.abs(w), sign: w < 0 ? -1 : 1 });
     }
   }
   for (let k = 0; k < d; k++) {
     for (let i = 0; i < de; i++) {
       const w = wout.data[k * de + i];
-      if (Math.abs(w) >= thr) g.addDirectedEdge(neuronKey('hidden', i), neuronKey('output', k), { weight: w });
+      if (Math.abs(w) >= thr) g.addDirectedEdge(neuronKey('hidden', i), neuronKey('output', k), { weight: Math.abs(w), sign: w < 0 ? -1 : 1 });
     }
   }
   return g;

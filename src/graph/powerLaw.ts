@@ -1,46 +1,39 @@
 /**
  * Discrete power-law fits of degree distributions, after Clauset, Shalizi & Newman,
- * "Power-law distributions in empirical data" (SIAM Review 51, 2009).
+ * "Power-law distributions in empirical data" (SIAM Review 51, 2009), with the conventions of the
+ * Python `powerlaw` package (Alstott et al., version 2.0) so that the numbers can be checked
+ * against it (test/fixtures/powerlaw, made by scripts/make_powerlaw_fixtures.py):
  *
- * Model: `p(x) = x^-alpha / zeta(alpha, xmin)` for integers `x >= xmin >= 1`. For a fixed `xmin`
- * the exponent is the exact discrete maximum-likelihood estimate (not the continuous
- * approximation `1 + n / sum ln(x / (xmin - 1/2))`, which is biased for small `xmin`, and small
- * `xmin` is the common case for neuron degrees). `xmin` is the candidate whose fitted tail is
- * closest to the data in Kolmogorov-Smirnov distance.
- */
-
-/** Bernoulli-number coefficients `B_2j / (2j)!` of the Euler-Maclaurin tail, j = 1..4. */
-const EM_COEFFS = [1 / 12, -1 / 720, 1 / 30240, -1 / 1209600];
-
-/** Terms summed directly before the Euler-Maclaurin tail: with a >= 10 the tail error is < 1e-12 relative. */
-const DIRECT_TERMS = 10;
-
-/**
- * The Hurwitz zeta function `zeta(s, q) = sum_{k>=0} (k + q)^-s` for `s > 1`, `q > 0`:
- * the normaliser of the discrete power law. Direct sum of the first terms, then the
- * Euler-Maclaurin expansion of the rest (accurate to about 1e-12 relative).
+ * - Model `p(x) = x^-alpha / zeta(alpha, xmin)` for integers `x >= xmin`, exactly normalised.
+ * - For a given `xmin`, alpha maximises the likelihood (SciPy's bounded Nelder-Mead, `tol=1e-4`,
+ *   from `1 + n / sum ln(x / xmin)`), inside `alphaRange` (default `powerlaw`'s (0, 3)). For
+ *   `xmin >= 10` the closed form `1 + n / sum ln(x / (xmin - 1/2))` (Clauset et al., Eq. 3.7) is
+ *   taken as it is when it lies in (1.5, 3].
+ * - A fit whose alpha is within 0.01 of a bound, or whose search did not converge, is not valid.
+ * - `xmin` is the valid candidate with the smallest KS distance; candidates are the distinct values
+ *   except the two largest, and (our addition) those leaving at least `minTail` samples.
+ * - The KS distance compares `P(X < x)` of the data and of the law at the observed values.
+ *
+ * What the package does not do and this module adds: a minimum tail size, and a fit result that
+ * says when alpha sits at its search bound (then it is a bound, not an estimate).
  */
 import { mulberry32 } from '../data/random';
-export function hurwitzZeta(s: number, q: number): number {
-  if (!(s > 1)) throw new Error(`hurwitzZeta: s must be > 1, got ${s}`);
-  if (!(q > 0)) throw new Error(`hurwitzZeta: q must be > 0, got ${q}`);
-  let sum = 0;
-  for (let k = 0; k < DIRECT_TERMS; k++) sum += Math.pow(q + k, -s);
-  const a = q + DIRECT_TERMS;
-  sum += Math.pow(a, 1 - s) / (s - 1) + Math.pow(a, -s) / 2;
-  // sum_j B_2j/(2j)! * s(s+1)...(s+2j-2) * a^(-s-2j+1)
-  let rising = s; // s(s+1)...(s+2j-2), starting at j = 1
-  let power = Math.pow(a, -s - 1);
-  for (let j = 0; j < EM_COEFFS.length; j++) {
-    sum += EM_COEFFS[j] * rising * power;
-    rising *= (s + 2 * j + 1) * (s + 2 * j + 2);
-    power /= a * a;
-  }
-  return sum;
-}
+import { nelderMead } from './nelderMead';
+import { hurwitzZeta } from './special';
+
+export { hurwitzZeta } from './special';
+
+/** `log(10^-307)`: `powerlaw` replaces a zero likelihood by the smallest decade of a double. */
+export const LOG_TINY = Math.log(1e-307);
+
+/** Distance from a bound below which a fitted parameter counts as "at the bound" (`powerlaw`'s 0.01). */
+export const BOUND_MARGIN = 0.01;
+
+/** Fewest samples in a fitted tail unless the caller says otherwise (see `PowerLawOptions.minTail`). */
+export const DEFAULT_MIN_TAIL = 50;
 
 export interface PowerLawFit {
-  /** Fitted exponent `alpha` of `p(x) ~ x^-alpha`. */
+  /** Fitted exponent `alpha` of `p(x) ~ x^-alpha`; a bound when `atBound` (then not an estimate). */
   alpha: number;
   /** Smallest value of the power-law tail. */
   xmin: number;
@@ -56,127 +49,198 @@ export interface PowerLawFit {
   zeros: number;
   /** Log-likelihood of the tail at the fitted `alpha`. */
   logLikelihood: number;
+  /** Alpha is within 0.01 of a bound of `alphaRange`: the likelihood wanted a value outside it. */
+  atBound: boolean;
+  /** `powerlaw`'s validity: alpha inside its range, not at a bound, and the search converged. */
+  valid: boolean;
+  /** Why the fit should not be read as an estimate; null when it can. */
+  warning: string | null;
 }
 
 export interface PowerLawOptions {
   /** Fix `xmin` instead of choosing it by KS distance. Default: chosen. */
   xmin?: number;
   /**
-   * Fewest tail samples a candidate `xmin` must leave. Default 10: below that the KS distance
-   * of a handful of points is small by chance and the scan would favour a tiny extreme tail.
+   * Fewest tail samples a candidate `xmin` must leave. Default 50: Clauset et al. find that below
+   * about 50 samples the tests cannot tell a power law from its alternatives, and the KS scan
+   * otherwise favours a handful of extreme points (on pruned layers: 15 points and alpha 20).
+   * 1 reproduces `powerlaw`, which has no such limit.
    */
   minTail?: number;
-  /**
-   * Most `xmin` candidates tried (distinct sample values, thinned evenly when there are more).
-   * Default 100; each costs one MLE and one pass over the tail's range.
-   */
-  maxCandidates?: number;
-  /** Search interval of `alpha`. Default [1.0001, 20]. */
+  /** Search interval of alpha. Default [0, 3], `powerlaw`'s (a discrete power law needs alpha > 1). */
   alphaRange?: [number, number];
 }
 
-/** Exact discrete MLE of alpha for a tail `x >= xmin`, by golden-section search (the log-likelihood is concave). */
-function mleAlpha(n: number, sumLog: number, xmin: number, range: [number, number]): { alpha: number; logLikelihood: number } {
-  const ll = (a: number) => -n * Math.log(hurwitzZeta(a, xmin)) - a * sumLog;
-  const g = (Math.sqrt(5) - 1) / 2;
-  let [lo, hi] = range;
-  let c = hi - g * (hi - lo);
-  let d = lo + g * (hi - lo);
-  let fc = ll(c);
-  let fd = ll(d);
-  while (hi - lo > 1e-7) {
-    if (fc > fd) {
-      hi = d; d = c; fd = fc;
-      c = hi - g * (hi - lo); fc = ll(c);
-    } else {
-      lo = c; c = d; fc = fd;
-      d = lo + g * (hi - lo); fd = ll(d);
+/** Exponent of one tail: `powerlaw`'s `Power_Law` fit at a fixed `xmin`. */
+interface TailFit {
+  alpha: number;
+  /** In range, converged, not at a bound. */
+  valid: boolean;
+  atBound: boolean;
+  ks: number;
+}
+
+/** Negative log-likelihood of the tail at alpha, as `powerlaw` evaluates it (including outside the range). */
+function negLogLikelihood(alpha: number, nTail: number, sumLog: number, xmin: number, range: [number, number]): number {
+  if (!(alpha > range[0] && alpha < range[1])) return -nTail * LOG_TINY;
+  if (alpha < 1) return NaN; // zeta diverges: SciPy's zeta gives NaN there
+  if (alpha === 1) return -nTail * LOG_TINY;
+  return alpha * sumLog + nTail * Math.log(hurwitzZeta(alpha, xmin));
+}
+
+/**
+ * `powerlaw`'s KS distance: `P(X < x)` of the tail against the law's, at each distinct tail value.
+ * The law's `zeta(alpha, x)` is carried from one value to the next by subtracting the terms in
+ * between (exact up to rounding, about 1e-13 here) across short gaps, and recomputed across long
+ * ones: the `xmin` scan calls this once per candidate, and layers of thousands of neurons have a
+ * thousand candidates.
+ */
+function ksDistance(tail: readonly number[], alpha: number, xmin: number, range: [number, number]): number {
+  const n = tail.length;
+  const inRange = alpha > range[0] && alpha < range[1] && alpha > 1;
+  const zmin = inRange ? hurwitzZeta(alpha, xmin) : NaN;
+  let z = zmin;
+  let at = xmin;
+  let dPlus = -Infinity;
+  let dMinus = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && tail[i] === tail[i - 1]) continue;
+    const empirical = i / n;
+    let model = 1e-307;
+    if (inRange) {
+      // Short gaps by subtraction, long ones (sparse far tails) by a fresh evaluation.
+      if (tail[i] - at > 16) {
+        z = hurwitzZeta(alpha, tail[i]);
+        at = tail[i];
+      }
+      for (; at < tail[i]; at++) z -= Math.pow(at, -alpha);
+      model = (1 - z - (1 - zmin)) / (1 - (1 - zmin));
+    }
+    dPlus = Math.max(dPlus, model - empirical);
+    dMinus = Math.max(dMinus, empirical - model);
+  }
+  return Math.max(dPlus, dMinus);
+}
+
+function fitTail(tail: readonly number[], xmin: number, range: [number, number]): TailFit {
+  const n = tail.length;
+  let sumLog = 0;
+  for (const x of tail) sumLog += Math.log(x);
+  const inRange = (a: number) => a > range[0] && a < range[1];
+  // Closed form of Eq. 3.7 where `powerlaw` trusts it (xmin >= 10, estimate in (1.5, 3]).
+  if (xmin >= 10) {
+    const estimate = 1 + n / (sumLog - n * Math.log(xmin - 0.5));
+    if (estimate > 1.5 && estimate <= range[1]) {
+      return { alpha: estimate, valid: inRange(estimate), atBound: false, ks: ksDistance(tail, estimate, xmin, range) };
     }
   }
-  const alpha = (lo + hi) / 2;
-  return { alpha, logLikelihood: ll(alpha) };
+  const start = Math.max(1, 1 + n / (sumLog - n * Math.log(xmin)));
+  const res = nelderMead(([a]) => negLogLikelihood(a, n, sumLog, xmin, range), [start], { lower: [range[0]], upper: [range[1]], tol: 1e-4 });
+  const alpha = res.x[0];
+  const atBound = alpha - BOUND_MARGIN < range[0] || alpha + BOUND_MARGIN > range[1];
+  return { alpha, valid: inRange(alpha) && res.success && !atBound, atBound, ks: ksDistance(tail, alpha, xmin, range) };
 }
 
-/**
- * KS distance between the empirical CDF of `tail` (sorted ascending, all `>= xmin`) and the
- * fitted discrete law, checked at every integer of the tail's range (the model CDF jumps at
- * every integer, the empirical one only at observed values).
- */
-function ksDistance(tail: readonly number[], alpha: number, xmin: number): number {
-  const z = hurwitzZeta(alpha, xmin);
-  const n = tail.length;
-  const xmax = tail[n - 1];
-  let i = 0;
-  let model = 0;
-  let d = 0;
-  for (let x = xmin; x <= xmax; x++) {
-    model += Math.pow(x, -alpha) / z;
-    while (i < n && tail[i] <= x) i++;
-    d = Math.max(d, Math.abs(i / n - model));
-  }
-  return d;
-}
-
-/**
- * Fits a discrete power law to integer samples (e.g. neuron degrees). Returns null when no fit
- * is possible: fewer than `minTail` positive samples, or every candidate tail holds a single
- * distinct value (e.g. a dense layer, where every neuron has the same degree and the MLE of
- * alpha diverges).
- */
-export function fitPowerLaw(samples: ArrayLike<number>, options: PowerLawOptions = {}): PowerLawFit | null {
-  const minTail = options.minTail ?? 10;
-  const maxCandidates = options.maxCandidates ?? 100;
-  const range = options.alphaRange ?? [1.0001, 20];
-  if (!(minTail >= 2)) throw new Error(`fitPowerLaw: minTail must be >= 2, got ${minTail}`);
-  if (!(maxCandidates >= 1)) throw new Error(`fitPowerLaw: maxCandidates must be >= 1, got ${maxCandidates}`);
-  if (!(range[0] > 1 && range[1] > range[0])) throw new Error(`fitPowerLaw: alphaRange must satisfy 1 < lo < hi, got [${range}]`);
+function checkOptions(options: PowerLawOptions): { minTail: number; range: [number, number] } {
+  const minTail = options.minTail ?? DEFAULT_MIN_TAIL;
+  const range = options.alphaRange ?? [0, 3];
+  if (!(Number.isInteger(minTail) && minTail >= 1)) throw new Error(`fitPowerLaw: minTail must be an integer >= 1, got ${minTail}`);
+  if (!(range[0] >= 0 && range[1] > Math.max(1, range[0]))) throw new Error(`fitPowerLaw: alphaRange must satisfy 0 <= lo < hi and hi > 1, got [${range}]`);
   if (options.xmin !== undefined && !(Number.isInteger(options.xmin) && options.xmin >= 1)) {
     throw new Error(`fitPowerLaw: xmin must be an integer >= 1, got ${options.xmin}`);
   }
+  return { minTail, range };
+}
+
+/** Positive samples sorted ascending, and the number of zeros; rejects anything but integers >= 0. */
+export function positiveSorted(samples: ArrayLike<number>, where: string): { xs: number[]; zeros: number } {
   let zeros = 0;
   const xs: number[] = [];
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i];
-    if (!(Number.isInteger(v) && v >= 0)) throw new Error(`fitPowerLaw: samples must be integers >= 0, sample ${i} is ${v}`);
+    if (!(Number.isInteger(v) && v >= 0)) throw new Error(`${where}: samples must be integers >= 0, sample ${i} is ${v}`);
     if (v === 0) zeros++;
     else xs.push(v);
   }
   xs.sort((a, b) => a - b);
+  return { xs, zeros };
+}
+
+function warningOf(fit: TailFit, range: [number, number], scanned: boolean): string | null {
+  if (fit.atBound) {
+    const side = fit.alpha + BOUND_MARGIN > range[1] ? `above ${range[1]}` : `below ${range[0]}`;
+    return `alpha is at its search bound (the likelihood wants alpha ${side}${scanned ? ' for every x_min' : ''}): a bound, not an estimate; the tail falls faster than a power law`;
+  }
+  if (!fit.valid) return 'the alpha search did not converge';
+  return null;
+}
+
+/**
+ * Fits a discrete power law to integer samples (e.g. neuron degrees). Returns null when no fit is
+ * possible: fewer than 4 distinct positive values (`powerlaw` needs two candidate `xmin`), no
+ * candidate leaves `minTail` samples, or a fixed `xmin` leaves fewer than `minTail` samples or a
+ * single distinct value.
+ */
+export function fitPowerLaw(samples: ArrayLike<number>, options: PowerLawOptions = {}): PowerLawFit | null {
+  const { minTail, range } = checkOptions(options);
+  const { xs, zeros } = positiveSorted(samples, 'fitPowerLaw');
   const n = xs.length;
-
-  // suffixLog[i] = sum of ln x over xs[i..]: the MLE needs it for every candidate tail.
-  const suffixLog = new Float64Array(n + 1);
-  for (let i = n - 1; i >= 0; i--) suffixLog[i] = suffixLog[i + 1] + Math.log(xs[i]);
-
-  // Candidates: start index of each distinct value that leaves >= minTail samples and >= 2 distinct values.
-  let starts: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (i > 0 && xs[i] === xs[i - 1]) continue;
-    if (n - i < minTail || xs[i] === xs[n - 1]) break;
-    if (options.xmin === undefined || xs[i] === options.xmin) starts.push(i);
-  }
-  if (options.xmin !== undefined && starts.length === 0) {
-    // A fixed xmin need not be an observed value: the tail starts at the first sample >= xmin.
-    const i = xs.findIndex((v) => v >= options.xmin!);
-    if (i >= 0 && n - i >= minTail && xs[i] !== xs[n - 1]) starts = [i];
-  }
-  if (starts.length > maxCandidates) {
-    const step = starts.length / maxCandidates;
-    starts = Array.from({ length: maxCandidates }, (_, j) => starts[Math.floor(j * step)]);
-  }
-
-  let best: PowerLawFit | null = null;
-  for (const i of starts) {
-    const xmin = options.xmin ?? xs[i];
+  const result = (i: number, xmin: number, fit: TailFit, scanned: boolean): PowerLawFit => {
     const nTail = n - i;
-    const { alpha, logLikelihood } = mleAlpha(nTail, suffixLog[i], xmin, range);
-    const tail = xs.slice(i);
-    const ks = ksDistance(tail, alpha, xmin);
-    if (!best || ks < best.ks) {
-      best = { alpha, xmin, ks, sigma: (alpha - 1) / Math.sqrt(nTail), nTail, n, zeros, logLikelihood };
-    }
+    let sumLog = 0;
+    for (let j = i; j < n; j++) sumLog += Math.log(xs[j]);
+    return {
+      alpha: fit.alpha, xmin, ks: fit.ks, sigma: (fit.alpha - 1) / Math.sqrt(nTail), nTail, n, zeros,
+      logLikelihood: -negLogLikelihood(fit.alpha, nTail, sumLog, xmin, range),
+      atBound: fit.atBound, valid: fit.valid, warning: warningOf(fit, range, scanned),
+    };
+  };
+
+  if (options.xmin !== undefined) {
+    const i = xs.findIndex((v) => v >= options.xmin!);
+    if (i < 0 || n - i < Math.max(2, minTail) || xs[i] === xs[n - 1]) return null;
+    return result(i, options.xmin, fitTail(xs.slice(i), options.xmin, range), false);
   }
-  return best;
+
+  const scan = scanCandidates(xs, minTail, range);
+  if (scan === null || scan.length === 0) return null;
+  let best: ScannedCandidate | null = null;
+  let bestAny: ScannedCandidate | null = null;
+  for (const c of scan) {
+    if (!bestAny || c.fit.ks < bestAny.fit.ks) bestAny = c;
+    if (c.fit.valid && (!best || c.fit.ks < best.fit.ks)) best = c;
+  }
+  const chosen = best ?? bestAny!;
+  return result(chosen.i, xs[chosen.i], chosen.fit, true);
+}
+
+interface ScannedCandidate {
+  /** Index of the candidate's first sample in the sorted samples. */
+  i: number;
+  fit: TailFit;
+}
+
+/**
+ * Fits at every candidate `xmin`: every distinct value but the two largest (`powerlaw`'s rule),
+ * leaving >= minTail samples. Null when there are fewer than two candidates at all (`powerlaw`
+ * gives up there too).
+ */
+function scanCandidates(xs: readonly number[], minTail: number, range: [number, number]): ScannedCandidate[] | null {
+  const distinct: number[] = [];
+  for (let i = 0; i < xs.length; i++) if (i === 0 || xs[i] !== xs[i - 1]) distinct.push(i);
+  const all = distinct.slice(0, Math.max(0, distinct.length - 2));
+  if (all.length < 2) return null;
+  return all.filter((i) => xs.length - i >= minTail).map((i) => ({ i, fit: fitTail(xs.slice(i), xs[i], range) }));
+}
+
+/**
+ * Every candidate of the `xmin` scan (for plots of KS distance against `xmin`, and for checking the
+ * scan against `powerlaw`'s `xmin_fitting_results`).
+ */
+export function powerLawCandidates(samples: ArrayLike<number>, options: Omit<PowerLawOptions, 'xmin'> = {}): { xmin: number; nTail: number; alpha: number; ks: number; valid: boolean }[] {
+  const { minTail, range } = checkOptions(options);
+  const { xs } = positiveSorted(samples, 'powerLawCandidates');
+  return (scanCandidates(xs, minTail, range) ?? []).map(({ i, fit }) => ({ xmin: xs[i], nTail: xs.length - i, alpha: fit.alpha, ks: fit.ks, valid: fit.valid }));
 }
 
 /** `P(X >= x)` under a fitted law, for `x >= xmin` (the curve drawn over an empirical CCDF). */

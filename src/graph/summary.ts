@@ -1,30 +1,43 @@
 /**
  * One JSON-able report of the graph views of a whole model: per layer, the head graph
  * (Algorithm 2 at `theta`) and the neuron graph of the MLP (edges = weights with `|w| >= eps`),
- * with degree statistics and power-law fits. This is what `neuroprune analyze` prints.
+ * with degree statistics and heavy-tail tests; the same statistics pooled over the model. This is
+ * what `neuroprune analyze` prints.
  *
  * Usage:
  * ```ts
  * const report = summarizeModelGraphs(model, { theta: 0.2 });          // eps defaults to 1e-4
  * writeFileSync('graphs.json', JSON.stringify(report, null, 2));
  * report.layers[3].mlp?.hidden.powerLaw?.alpha;                        // exponent of layer 3's hidden degrees
+ * report.layers[3].mlp?.hidden.comparisons;                            // power law against lognormal, ...
+ * report.model.hidden.gini;                                            // inequality of degrees over all layers
  * ```
  * Every field is a number, string, boolean, null, array or plain object: no typed arrays, no
  * NaN (statistics of empty sequences are 0, impossible fits are null).
  */
 import type { AttentionBlock, MlpBlock, PrunableModel } from '../models/blocks';
+import { density } from 'graphology-metrics/graph/density';
+import { checkEps, checkTheta, DEFAULT_EPS } from '../neuroprune/checks';
+import type { DominatingStrategy } from '../neuroprune/dominating';
 import { headDistances } from '../neuroprune/similarity';
-import { basicStats, summarizeDegrees, type BasicStats, type DegreeSummary, type DegreeSummaryOptions } from './degreeStats';
-import { connectedComponents, degrees, headGraphFromDistances } from './headGraph';
-import { DEFAULT_GRAPH_EPS, hiddenDegrees, mlpDegrees } from './neuronGraph';
+import { basicStats, summarizeDegrees, type BasicStats, type DegreeSummary } from './degreeStats';
+import type { HeavyTailOptions } from './heavyTail';
+import { componentSizes, headGraphFromDistances } from './headGraph';
+import { hiddenDegrees, mlpDegrees } from './neuronGraph';
 
-export interface SummarizeOptions extends DegreeSummaryOptions {
+export interface SummarizeOptions {
   /** Magnitude below which a weight is no edge of the neuron graph. Default 1e-4 (Eq. 1's eps). */
   eps?: number;
   /** Head-similarity threshold (l-infinity distance) of the head graph; >= 0, required. */
   theta: number;
   /** Compare Q/K/V biases too when measuring head distances. Default false (as the paper). */
   includeBias?: boolean;
+  /** How the kept heads of the head graphs are chosen. Default 'paper' (Algorithm 3). */
+  strategy?: DominatingStrategy;
+  /** Fraction of nodes in the "rich club". Default 0.1 (the top 10%). */
+  topFraction?: number;
+  /** Options of the heavy-tail tests of the hidden neurons' degrees (e.g. `{ bootstrap: 200 }`), or false to skip them. */
+  powerLaw?: HeavyTailOptions | false;
 }
 
 export interface AttentionGraphSummary {
@@ -35,6 +48,10 @@ export interface AttentionGraphSummary {
   headIds: number[];
   /** Pairs of heads within `theta`. */
   edges: number;
+  /** Edges over the `k (k - 1) / 2` possible pairs (graphology-metrics). */
+  density: number;
+  /** Heads Algorithm 3 would keep at `theta` (the dominating set's size). */
+  keptAtTheta: number;
   /** Degrees of the head graph (similar heads per head). */
   degree: BasicStats;
   /** Connected components of the head graph; `heads` when no two heads are similar. */
@@ -58,16 +75,23 @@ export interface MlpGraphSummary {
   edges: number;
   /** Edges over `2 * d * de` (current shapes). */
   density: number;
-  /** Total degree (in + out) of the hidden neurons: the preferential-attachment view. */
+  /** Total degree (in + out, at most `2d`) of the hidden neurons, with the heavy-tail tests (bootstrap included): the preferential-attachment view. */
   hidden: DegreeSummary;
-  /** In-degree of the hidden neurons (rows of `Win`, the neurons Eq. 1 weights). */
+  /** In-degree of the hidden neurons (rows of `Win`, at most `d`; the neurons Eq. 1 weights), with the fit and the likelihood ratios. */
   hiddenIn: DegreeSummary;
-  /** In-degree of the output dimensions (rows of `Wout`, the other neurons Eq. 1 weights). */
+  /** Out-degree of the hidden neurons (columns of `Wout`, at most `d`). */
+  hiddenOut: DegreeSummary;
+  /** In-degree of the output dimensions (rows of `Wout`, at most `de`; the other neurons Eq. 1 weights). */
   outputIn: DegreeSummary;
-  /** Out-degree of the hidden neurons (columns of `Wout`). */
-  hiddenOut: BasicStats;
-  /** Out-degree of the input dimensions (columns of `Win`). */
-  inputOut: BasicStats;
+  /** Out-degree of the input dimensions (columns of `Win`, at most `de`). */
+  inputOut: DegreeSummary;
+}
+
+/** Degree statistics of the hidden neurons of all layers together (no fits: the layers' laws differ). */
+export interface PooledDegreeSummary {
+  hidden: DegreeSummary;
+  hiddenIn: DegreeSummary;
+  hiddenOut: DegreeSummary;
 }
 
 export interface LayerGraphSummary {
@@ -81,6 +105,8 @@ export interface ModelGraphSummary {
   theta: number;
   hiddenSize: number;
   layers: LayerGraphSummary[];
+  /** Null for a model without MLP blocks. */
+  model: PooledDegreeSummary | null;
   totals: {
     heads: number;
     originalHeads: number;
@@ -97,9 +123,9 @@ export interface ModelGraphSummary {
 /** Head-graph summary of one block. */
 export function summarizeAttentionBlock(block: AttentionBlock, options: SummarizeOptions): AttentionGraphSummary {
   const dist = headDistances(block, { includeBias: options.includeBias });
-  const g = headGraphFromDistances(dist, { theta: options.theta, headIds: block.headIds });
-  const comps = connectedComponents(g).map((c) => c.length).sort((a, b) => b - a);
-  const deg = degrees(g);
+  const g = headGraphFromDistances(dist, { theta: options.theta, headIds: block.headIds, strategy: options.strategy });
+  const deg = g.mapNodes((node) => g.degree(node));
+  const comps = componentSizes(g);
   const nearest = dist.map((row, a) => Math.min(...row.filter((_, b) => b !== a)));
   return {
     name: block.name,
@@ -107,6 +133,8 @@ export function summarizeAttentionBlock(block: AttentionBlock, options: Summariz
     originalHeads: block.originalNumHeads,
     headIds: [...block.headIds],
     edges: g.size,
+    density: g.order > 1 ? density(g) : 0,
+    keptAtTheta: g.filterNodes((_, a) => a.kept).length,
     degree: basicStats(deg),
     components: comps.length,
     componentSizes: comps,
@@ -116,31 +144,66 @@ export function summarizeAttentionBlock(block: AttentionBlock, options: Summariz
   };
 }
 
-/** Neuron-graph summary of one MLP block. */
-export function summarizeMlpBlock(block: MlpBlock, options: Omit<SummarizeOptions, 'theta'> = {}): MlpGraphSummary {
-  const deg = mlpDegrees(block, { eps: options.eps ?? DEFAULT_GRAPH_EPS });
-  const stat = { topFraction: options.topFraction, powerLaw: options.powerLaw };
+/** The degree sequences of one MLP block with their largest possible values. */
+function mlpSequences(block: MlpBlock, eps: number) {
+  const deg = mlpDegrees(block, { eps });
   const [de, d] = block.input.weight.shape;
   return {
-    name: block.name,
-    inputSize: d,
-    intermediateSize: de,
-    originalIntermediateSize: block.originalIntermediateSize ?? de,
-    edges: deg.edges,
-    density: deg.density,
-    hidden: summarizeDegrees(hiddenDegrees(deg), stat),
-    hiddenIn: summarizeDegrees(deg.hiddenIn, stat),
-    outputIn: summarizeDegrees(deg.outputIn, stat),
-    hiddenOut: basicStats(deg.hiddenOut),
-    inputOut: basicStats(deg.inputOut),
+    deg, d, de,
+    hidden: { values: hiddenDegrees(deg), max: 2 * d },
+    hiddenIn: { values: deg.hiddenIn, max: d },
+    hiddenOut: { values: deg.hiddenOut, max: d },
+    outputIn: { values: deg.outputIn, max: de },
+    inputOut: { values: deg.inputOut, max: de },
   };
+}
+
+/** Neuron-graph summary of one MLP block. */
+export function summarizeMlpBlock(block: MlpBlock, options: Omit<SummarizeOptions, 'theta'> = {}): MlpGraphSummary {
+  const eps = options.eps ?? DEFAULT_EPS;
+  checkEps(eps, `summarizeMlpBlock ${block.name}`);
+  const seq = mlpSequences(block, eps);
+  const tests = options.powerLaw ?? {};
+  // The bootstrap (the slow part: a full refit per replicate) runs on the total degree only.
+  const summary = (s: { values: ArrayLike<number>; max: number }, fit: 'bootstrap' | 'fit' | false) =>
+    summarizeDegrees(s.values, {
+      topFraction: options.topFraction,
+      maxDegree: s.max,
+      powerLaw: fit === false || tests === false ? false : fit === 'fit' ? { ...tests, bootstrap: 0 } : tests,
+    });
+  return {
+    name: block.name,
+    inputSize: seq.d,
+    intermediateSize: seq.de,
+    originalIntermediateSize: block.originalIntermediateSize ?? seq.de,
+    edges: seq.deg.edges,
+    density: seq.deg.density,
+    hidden: summary(seq.hidden, 'bootstrap'),
+    hiddenIn: summary(seq.hiddenIn, 'fit'),
+    hiddenOut: summary(seq.hiddenOut, false),
+    outputIn: summary(seq.outputIn, false),
+    inputOut: summary(seq.inputOut, false),
+  };
+}
+
+/** The hidden neurons' degree statistics pooled over blocks; null without blocks. */
+function pooledSummary(blocks: readonly MlpBlock[], options: SummarizeOptions & { eps: number }): PooledDegreeSummary | null {
+  if (blocks.length === 0) return null;
+  const seqs = blocks.map((b) => mlpSequences(b, options.eps));
+  const pool = (key: 'hidden' | 'hiddenIn' | 'hiddenOut') =>
+    summarizeDegrees(seqs.flatMap((s) => Array.from(s[key].values)), {
+      topFraction: options.topFraction,
+      maxDegree: Math.max(...seqs.map((s) => s[key].max)),
+      powerLaw: false,
+    });
+  return { hidden: pool('hidden'), hiddenIn: pool('hiddenIn'), hiddenOut: pool('hiddenOut') };
 }
 
 /** The graph report of a whole model; see the module comment for its use. */
 export function summarizeModelGraphs(model: PrunableModel, options: SummarizeOptions): ModelGraphSummary {
-  const eps = options.eps ?? DEFAULT_GRAPH_EPS;
-  if (!(eps > 0) || !Number.isFinite(eps)) throw new Error(`summarizeModelGraphs: eps must be a finite number > 0, got ${eps}`);
-  if (!(options.theta >= 0)) throw new Error(`summarizeModelGraphs: theta must be a number >= 0, got ${options.theta}`);
+  const eps = options.eps ?? DEFAULT_EPS;
+  checkEps(eps, 'summarizeModelGraphs');
+  checkTheta(options.theta, 'summarizeModelGraphs');
   const opts = { ...options, eps };
   const byLayer = new Map<number, LayerGraphSummary>();
   const at = (layer: number) => {
@@ -165,5 +228,5 @@ export function summarizeModelGraphs(model: PrunableModel, options: SummarizeOpt
       totals.isolatedHiddenNeurons += m.hidden.isolated;
     }
   }
-  return { eps, theta: options.theta, hiddenSize: model.hiddenSize, layers, totals };
+  return { eps, theta: options.theta, hiddenSize: model.hiddenSize, layers, model: pooledSummary(model.mlpBlocks(), opts), totals };
 }

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { replaceVariable, type AttentionBlock, type Linear, type MlpBlock, type PrunableModel } from '../models/blocks';
 import { activate } from '../models/layers';
-import { checkEps } from './checks';
+import { checkEps, DEFAULT_EPS } from './checks';
 
 function setParam(layer: Linear, key: 'weight' | 'bias', value: tf.Tensor): void {
   const old = layer[key];
@@ -147,7 +147,7 @@ export function compactionConfig(model: PrunableModel): { intermediate_sizes: nu
 
 /** Sets every prunable weight (Q, K, V, O, MLP in/out) with `|w| < eps` to exactly zero; returns how many were set. */
 export function zeroBelow(model: PrunableModel, options: { eps?: number } = {}): number {
-  const eps = options.eps ?? 1e-4;
+  const eps = options.eps ?? DEFAULT_EPS;
   checkEps(eps, 'zeroBelow');
   let n = 0;
   const layers: Linear[] = [

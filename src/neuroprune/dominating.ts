@@ -155,7 +155,15 @@ export function findDominating(s: SimilarityMatrix, strategy: DominatingStrategy
   }
 }
 
-/** True when every head is in `kept` or similar to a head in `kept`. */
+/**
+ * True when every head is in `kept` or similar to a head in `kept` (a dominating set of the
+ * similarity graph). The one check of this property, for matrices and, through
+ * `similarityOfGraph` (src/graph), for head graphs. A position outside the matrix is an error (a
+ * typo would otherwise make a set look smaller than it is).
+ */
 export function isDominatingSet(s: SimilarityMatrix, kept: readonly number[]): boolean {
-  return s.every((row, i) => kept.some((h) => row[h]));
+  for (const h of kept) {
+    if (!(Number.isInteger(h) && h >= 0 && h < s.length)) throw new Error(`isDominatingSet: head ${h} is not a position of the ${s.length}-head similarity matrix`);
+  }
+  return s.every((row) => kept.some((h) => row[h]));
 }

@@ -8,11 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';
-import { checkEps } from './checks';
+import { checkEps, DEFAULT_EPS } from './checks';
 import { attentionGroupFused, preferentialRowL1Fused, useFusedRegularizers } from './fusedRegularizers';
 
-/** Default threshold below which a weight counts as zero (Eq. 1's `eps`, sparsity accounting). */
-export const DEFAULT_EPS = 1e-4;
+export { DEFAULT_EPS } from './checks';
 
 /**
  * Default smoothing of the square root in Eq. 2. `d/ds sqrt(s + delta) = 1 / (2 sqrt(s + delta))`

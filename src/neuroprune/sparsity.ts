@@ -13,8 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, Linear, MlpBlock, PrunableModel } from '../models/blocks';
-import { checkEps } from './checks';
-import { DEFAULT_EPS } from './regularizers';
+import { checkEps, DEFAULT_EPS } from './checks';
 
 /** The dense sizes of a model, captured before pruning. */
 export interface DenseShape {

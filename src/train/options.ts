@@ -2,6 +2,7 @@
  * Hyperparameters of a training run, their defaults and their ranges. Everything is checked by
  * `validateTrainOptions` before any work starts, so a bad value costs no compute.
  */
+import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta } from '../neuroprune/checks';
 import { CLIP_SCOPES, type ClipScope } from './clip';
 
 export type TrainMode = 'finetune' | 'magnitude' | 'l1' | 'neuroprune';
@@ -71,8 +72,8 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   clipScope: 'task',
   alpha: 1e-3,
   beta: 1e-1,
-  eps: 1e-4,
-  theta: 0.2,
+  eps: DEFAULT_EPS,
+  theta: DEFAULT_THETA,
   mergeHeads: true,
   headStrategy: 'paper',
   compact: true,
@@ -94,8 +95,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   check(CLIP_SCOPES.includes(o.clipScope), `clip scope must be one of ${CLIP_SCOPES.join(', ')} (got ${o.clipScope})`);
   check(o.alpha >= 0 && Number.isFinite(o.alpha), `alpha must be >= 0 (got ${o.alpha})`);
   check(o.beta >= 0 && Number.isFinite(o.beta), `beta must be >= 0 (got ${o.beta})`);
-  check(o.eps > 0 && Number.isFinite(o.eps), `eps must be > 0 (got ${o.eps})`);
-  check(o.theta >= 0 && Number.isFinite(o.theta), `theta must be >= 0 (got ${o.theta})`);
+  check(isValidEps(o.eps), `eps must be > 0 (got ${o.eps})`);
+  check(isValidTheta(o.theta), `theta must be >= 0 (got ${o.theta})`);
   check(o.headStrategy === 'paper' || o.headStrategy === 'exact', `head strategy must be paper or exact (got ${o.headStrategy})`);
   check(o.targetSparsity === undefined || (o.targetSparsity >= 0 && o.targetSparsity < 1),
     `target sparsity must be in [0, 1) (got ${o.targetSparsity})`);

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend';
-import { connectedComponents, degrees, headGraph, headGraphFromDistances, isDominatingSet } from '../../src/graph/headGraph';
-import { findDominatingPaper } from '../../src/neuroprune/dominating';
+import { componentSizes, headGraph, headGraphFromDistances, similarityOfGraph } from '../../src/graph/headGraph';
+import { findDominatingPaper, isDominatingSet } from '../../src/neuroprune/dominating';
 import { headSimilarity } from '../../src/neuroprune/similarity';
 import { leveledAttention } from './blocks';
 
@@ -17,9 +17,11 @@ describe('head graph', () => {
     expect(g.order).toBe(4);
     expect(g.edges().map((e) => g.extremities(e).join('-')).sort()).toEqual(['0-1', '1-2']);
     expect(g.getEdgeAttribute('0', '1', 'distance')).toBeCloseTo(0.04, 6);
-    expect(degrees(g)).toEqual([1, 2, 1, 0]);
-    expect(connectedComponents(g)).toEqual([['0', '1', '2'], ['3']]);
-    expect(g.getNodeAttributes('3')).toEqual({ position: 3, headId: 3 });
+    expect(g.mapNodes((n) => g.degree(n))).toEqual([1, 2, 1, 0]);
+    expect(componentSizes(g)).toEqual([3, 1]);
+    // Algorithm 3 keeps head 1 (its row contains rows 0 and 2) and head 3, and merges 0 and 2 into 1.
+    expect(g.getNodeAttributes('3')).toEqual({ position: 3, headId: 3, kept: true, mergeInto: 3 });
+    expect(g.mapNodes((_, a) => [a.kept, a.mergeInto])).toEqual([[false, 1], [true, 1], [false, 1], [true, 3]]);
   });
 
   it('has theta = 0 join exact duplicates only', () => {
@@ -28,15 +30,18 @@ describe('head graph', () => {
     expect(g.hasEdge('0', '1')).toBe(true);
   });
 
-  it('checks dominating sets, and the heads Algorithm 3 keeps dominate the graph', () => {
+  it('checks dominating sets through its similarity matrix, and the kept heads dominate the graph', () => {
     const block = leveledAttention([0, 0.04, 0.08, 1, 1.01], 2);
     const g = headGraph(block, { theta: 0.05 });
-    expect(isDominatingSet(g, ['1', '3'])).toBe(true);
-    expect(isDominatingSet(g, [1, 4])).toBe(true);
-    expect(isDominatingSet(g, ['0', '3'])).toBe(false); // head 2 is not next to 0
-    expect(() => isDominatingSet(g, ['7'])).toThrow(/node '7' is not in the graph/);
-    const { kept } = findDominatingPaper(headSimilarity(block, { theta: 0.05 }));
-    expect(isDominatingSet(g, kept)).toBe(true);
+    const s = similarityOfGraph(g);
+    expect(s).toEqual(headSimilarity(block, { theta: 0.05 }));
+    expect(isDominatingSet(s, [1, 3])).toBe(true);
+    expect(isDominatingSet(s, [1, 4])).toBe(true);
+    expect(isDominatingSet(s, [0, 3])).toBe(false); // head 2 is not next to 0
+    expect(() => isDominatingSet(s, [7])).toThrow(/head 7 is not a position of the 5-head similarity matrix/);
+    const { kept } = findDominatingPaper(s);
+    expect(isDominatingSet(s, kept)).toBe(true);
+    expect(g.filterNodes((_, a) => a.kept).map(Number)).toEqual(kept);
   });
 
   it('rejects bad theta and asymmetric or ragged distances', () => {

@@ -36,7 +36,9 @@ describe('neuron graph of an MLP block', () => {
     const g = neuronGraph(mlpBlock(win, wout));
     expect(g.order).toBe(3 + 2 + 3);
     expect(g.size).toBe(4);
-    expect(g.getEdgeAttribute(neuronKey('input', 2), neuronKey('hidden', 0), 'weight')).toBeCloseTo(-0.2, 6);
+    // The weight is the magnitude (graph tools read it as a strength); the sign is its own attribute.
+    expect(g.getEdgeAttribute(neuronKey('input', 2), neuronKey('hidden', 0), 'weight')).toBeCloseTo(0.2, 6);
+    expect(g.getEdgeAttribute(neuronKey('input', 2), neuronKey('hidden', 0), 'sign')).toBe(-1);
     expect(g.hasEdge(neuronKey('hidden', 0), neuronKey('output', 1))).toBe(true);
     expect(g.degree(neuronKey('hidden', 1))).toBe(0);
     expect(g.getNodeAttributes(neuronKey('output', 2))).toEqual({ kind: 'output', index: 2 });

@@ -43,6 +43,19 @@ describe('summarizeModelGraphs', () => {
     expect(m1.hiddenIn.isolated).toBe(6);
     expect(m1.hidden.mean).toBe(5); // out-degree 4 for all 8, in-degree 4 for 2: 40 / 8
     expect(m1.hiddenIn.topShare).toBe(0.5); // the top ceil(0.8) = 1 neuron holds 4 of 8
+    expect(a0.density).toBeCloseTo(1 / 6, 12); // 1 of 4 * 3 / 2 pairs
+    expect(a0.keptAtTheta).toBe(3); // heads 0 and 1 merge
+    expect(m0.hidden.maxDegree).toBe(2 * d);
+    expect(m0.hidden.fullFraction).toBe(1); // dense: every neuron full
+    expect(m1.hiddenIn.fullFraction).toBe(0.25);
+    expect(m1.hiddenIn.emptyFraction).toBe(0.75);
+    expect(m1.hiddenOut.fullFraction).toBe(1);
+    expect(m1.hiddenOut.gini).toBe(0);
+    // Pooled over the two layers: 16 neurons, in-degrees 4 (10 of them) and 0 (6).
+    expect(s.model!.hiddenIn.count).toBe(16);
+    expect(s.model!.hiddenIn.emptyFraction).toBe(6 / 16);
+    expect(s.model!.hiddenIn.std).toBeCloseTo(Math.sqrt((10 * 16) / 16 - (40 / 16) ** 2), 12);
+    expect(s.model!.hidden.powerLaw).toBeNull(); // pooled statistics carry no fit
     expect(s.totals).toEqual({ heads: 8, originalHeads: 8, headEdges: 1, mlpEdges: 64 + 8 + 32, mlpDenseEdges: 128, hiddenNeurons: 16, isolatedHiddenNeurons: 0 });
   });
 

@@ -1,47 +1,100 @@
 import { writeFileSync } from 'node:fs';
 import { initBackend } from '../../backend';
-import { summarizeModelGraphs } from '../../graph';
-import { sparsityReport } from '../../neuroprune';
-import { helpText, numberOption, parseCommandArgs, requiredString, stringOption, type OptionTable } from '../args';
-import { loadTaskModel } from '../checkpointIo';
+import { loadBertCheckpoint } from '../../checkpoint';
+import { exportModelGraphs, GRAPH_FORMATS, summarizeModelGraphs, type DegreeSummary, type GraphFormat } from '../../graph';
+import { DEFAULT_MIN_TAIL } from '../../graph/powerLaw';
+import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta, sparsityReport } from '../../neuroprune';
+import { BertTaskModel } from '../../train/bertTask';
+import { helpText, numberOption, parseCommandArgs, requiredString, stringOption, UsageError, type OptionTable } from '../args';
 
 const TABLE: OptionTable = {
-  model: { type: 'string', value: 'DIR', help: 'the checkpoint to analyse (required)' },
-  eps: { type: 'string', value: 'X', help: 'magnitude below which a weight counts as zero', default: '1e-4' },
-  theta: { type: 'string', value: 'X', help: 'head-similarity threshold of the head graphs', default: '0.2' },
-  out: { type: 'string', value: 'FILE', help: 'also write the full report (sparsity and graphs) as JSON' },
-  json: { type: 'boolean', help: 'print the full report as JSON instead of a table' },
+  model: { type: 'string', value: 'DIR', help: 'the checkpoint to analyse (required); a bare encoder without a classifier will do' },
+  eps: { type: 'string', value: 'X', help: 'magnitude below which a weight counts as zero', default: String(DEFAULT_EPS) },
+  theta: { type: 'string', value: 'X', help: 'head-similarity threshold of the head graphs', default: String(DEFAULT_THETA) },
+  bootstrap: { type: 'string', value: 'N', help: 'bootstrap replicates of the power-law p-value (0: none; its Monte-Carlo error is about 0.5/sqrt(N))', default: '100' },
+  'min-tail': { type: 'string', value: 'N', help: 'fewest degrees in a fitted power-law tail', default: String(DEFAULT_MIN_TAIL) },
+  seed: { type: 'string', value: 'N', help: 'seed of the bootstrap', default: '1' },
+  export: { type: 'string', value: 'FORMAT', help: `also write each layer's neuron and head graphs as ${GRAPH_FORMATS.join(' or ')} into --out` },
+  out: { type: 'string', value: 'DIR', help: 'directory of the --export files' },
+  report: { type: 'string', value: 'FILE', help: 'also write the full report (sparsity and graphs) as JSON' },
+  json: { type: 'boolean', help: 'print the full report as JSON instead of tables' },
   help: { type: 'boolean', help: 'show this help' },
 };
+
+const SUMMARY = `Sparsity (prunable weights below eps, counted against the dense model), heads per layer and the graph views of a checkpoint:
+head-similarity graphs, and MLP neuron graphs with degree statistics and heavy-tail tests of the hidden neurons' degrees
+(Clauset, Shalizi & Newman 2009: power-law fit, bootstrap p-value, likelihood ratios against the alternatives).
+Verdicts: the law whose likelihood is significantly higher (p < 0.1; R is the normalised log-likelihood ratio, > 0 for the
+power law), '~' when the data cannot tell.`;
+
+const SHORT: Record<string, string> = { lognormal: 'lognormal', exponential: 'exponential', stretched_exponential: 'stretched exp', truncated_power_law: 'truncated PL' };
+
+/** One line of the heavy-tail table: the fit (a bound is never printed as an estimate), the p-value and the verdicts. */
+function heavyTailCells(s: DegreeSummary, minTail: number): string {
+  const fit = s.powerLaw;
+  const positive = s.count - s.isolated;
+  if (!fit) return positive < minTail ? `no fit: ${positive} neurons of degree > 0, fewer than --min-tail ${minTail}` : 'no fit: fewer than 4 distinct degrees';
+  const alpha = fit.atBound ? `alpha ${fit.alpha > 1.5 ? '>' : '<'} ${fit.alpha.toFixed(2)} (search bound, no estimate)` : `alpha ${fit.alpha.toFixed(2)} +- ${fit.sigma.toFixed(2)}`;
+  const p = s.goodnessOfFit ? `p ${s.goodnessOfFit.p.toFixed(2)}` : 'p -';
+  const verdicts = s.comparisons.map((c) => {
+    const winner = c.verdict === 'alternative' ? `${SHORT[c.alternative]} better` : c.verdict === 'power law' ? `power law better than ${SHORT[c.alternative]}` : `power law ~ ${SHORT[c.alternative]}`;
+    return `${winner} (R ${c.R === null ? '-' : c.R.toFixed(1)})`;
+  }).join(', ');
+  return `${alpha}, xmin ${fit.xmin}, tail ${fit.nTail}; ${p}; ${verdicts}`;
+}
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, TABLE, 'analyze');
   if (values.help) {
-    console.log(helpText('analyze', 'Sparsity (prunable weights below eps, counted against the dense model), heads per layer and the graph views of a checkpoint:\nhead-similarity graphs and MLP neuron graphs with degree statistics and power-law fits.', TABLE, ['neuroprune analyze --model runs/x/checkpoint --theta 0.2']));
+    console.log(helpText('analyze', SUMMARY, TABLE, [
+      'neuroprune analyze --model runs/x/checkpoint --theta 0.2',
+      'neuroprune analyze --model runs/x/checkpoint --export gexf --out graphs   # open graphs/layer0.neurons.gexf in Gephi',
+    ]));
     return 0;
   }
   const dir = requiredString(values, 'model', 'analyze');
-  const eps = numberOption(values, 'eps', (v) => (v > 0 ? null : `must be > 0, got ${v}`)) ?? 1e-4;
-  const theta = numberOption(values, 'theta', (v) => (v >= 0 ? null : `must be >= 0, got ${v}`)) ?? 0.2;
+  const eps = numberOption(values, 'eps', (v) => (isValidEps(v) ? null : `must be > 0, got ${v}`)) ?? DEFAULT_EPS;
+  const theta = numberOption(values, 'theta', (v) => (isValidTheta(v) ? null : `must be >= 0, got ${v}`)) ?? DEFAULT_THETA;
+  const integer = (v: number, min: number) => (Number.isInteger(v) && v >= min ? null : `must be an integer >= ${min}, got ${v}`);
+  const bootstrap = numberOption(values, 'bootstrap', (v) => integer(v, 0)) ?? 100;
+  const minTail = numberOption(values, 'min-tail', (v) => integer(v, 1)) ?? DEFAULT_MIN_TAIL;
+  const seed = numberOption(values, 'seed', (v) => integer(v, 0)) ?? 1;
+  const format = stringOption(values, 'export');
+  const outDir = stringOption(values, 'out');
+  if (format !== undefined && !GRAPH_FORMATS.includes(format as GraphFormat)) throw new UsageError(`--export: '${format}' is not a format (${GRAPH_FORMATS.join(' or ')})`);
+  if ((format === undefined) !== (outDir === undefined)) throw new UsageError('--export and --out go together: --export gexf --out DIR');
   await initBackend();
-  const model = loadTaskModel(dir);
+  // The graphs cover the encoder only: a checkpoint without a task head (a bare BertModel) is
+  // analysed as it is, the missing head filled in and never looked at.
+  const model = new BertTaskModel(loadBertCheckpoint(dir, { initMissingHead: true }).model);
   try {
     const sparsity = sparsityReport(model, { eps });
-    const graphs = summarizeModelGraphs(model, { eps, theta });
+    const graphs = summarizeModelGraphs(model, { eps, theta, powerLaw: { bootstrap, seed, minTail } });
     const report = { model: dir, eps, theta, sparsity, graphs };
-    const out = stringOption(values, 'out');
-    if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+    const reportFile = stringOption(values, 'report');
+    if (reportFile) writeFileSync(reportFile, JSON.stringify(report, null, 2) + '\n');
+    const exported = format ? exportModelGraphs(model, { dir: outDir!, format: format as GraphFormat, eps, theta }) : [];
     if (values.json) { console.log(JSON.stringify(report, null, 2)); return 0; }
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     console.log(`${dir}: sparsity ${pct(sparsity.unstructuredFraction)} (structured ${pct(sparsity.structuredFraction)}), heads ${sparsity.headsKept}/${sparsity.headsOriginal}, ${sparsity.present} of ${sparsity.total} prunable weights stored`);
-    console.log('layer  heads  similar pairs  components  sparsity  MLP width  MLP edges  hidden-degree power-law alpha');
+    console.log('layer  heads  similar pairs  components  sparsity  MLP width  MLP edges');
     sparsity.layers.forEach((l, i) => {
       const g = graphs.layers[i];
       const mlp = g?.mlp;
-      const alpha = mlp?.hidden.powerLaw ? mlp.hidden.powerLaw.alpha.toFixed(2) : '-';
       console.log(`${String(l.layer).padStart(5)}  ${`${l.headsKept}/${l.headsOriginal}`.padStart(5)}  ${String(g?.attention?.edges ?? '-').padStart(13)}  ` +
-        `${String(g?.attention?.components ?? '-').padStart(10)}  ${pct(l.unstructuredFraction).padStart(8)}  ${String(mlp?.intermediateSize ?? '-').padStart(9)}  ${String(mlp?.edges ?? '-').padStart(9)}  ${alpha.padStart(6)}`);
+        `${String(g?.attention?.components ?? '-').padStart(10)}  ${pct(l.unstructuredFraction).padStart(8)}  ${String(mlp?.intermediateSize ?? '-').padStart(9)}  ${String(mlp?.edges ?? '-').padStart(9)}`);
     });
+    console.log(`\nHidden neurons' total degree (in + out, at most ${2 * graphs.hiddenSize}): sd, Gini, edges held by the top 10%, full and empty neurons; heavy-tail tests (bootstrap ${bootstrap})`);
+    console.log('layer      sd   Gini  top10%   full  empty  power law, p-value, verdict against each alternative');
+    const row = (label: string, s: DegreeSummary, tests: boolean) =>
+      console.log(`${label.padStart(5)}  ${s.std.toFixed(1).padStart(6)}  ${s.gini.toFixed(2).padStart(5)}  ${pct(s.topShare).padStart(6)}  ${pct(s.fullFraction).padStart(5)}  ${pct(s.emptyFraction).padStart(5)}  ${tests ? heavyTailCells(s, minTail) : ''}`);
+    for (const g of graphs.layers) if (g.mlp) row(String(g.layer), g.mlp.hidden, true);
+    if (graphs.model) row('all', graphs.model.hidden, false);
+    for (const g of graphs.layers) {
+      const w = g.mlp?.hidden.powerLaw?.warning;
+      if (w) console.log(`layer ${g.layer}: ${w}`);
+    }
+    if (exported.length) console.log(`\nwrote ${exported.length} graph files to ${outDir}`);
     return 0;
   } finally {
     model.dispose();

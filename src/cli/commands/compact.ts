@@ -1,5 +1,5 @@
 import { initBackend } from '../../backend';
-import { compactModel, sparsityReport, zeroBelow } from '../../neuroprune';
+import { compactModel, DEFAULT_EPS, isValidEps, sparsityReport, zeroBelow } from '../../neuroprune';
 import { helpText, numberOption, parseCommandArgs, requiredString, type OptionTable } from '../args';
 import { loadTaskModel, saveTaskModel } from '../checkpointIo';
 
@@ -20,14 +20,14 @@ export async function compactCommand(argv: string[]): Promise<number> {
   }
   const dir = requiredString(values, 'model', 'compact');
   const out = requiredString(values, 'out', 'compact');
-  const eps = numberOption(values, 'zero-below', (v) => (v > 0 ? null : `must be > 0, got ${v}`));
+  const eps = numberOption(values, 'zero-below', (v) => (isValidEps(v) ? null : `must be > 0, got ${v}`));
   await initBackend();
   const model = loadTaskModel(dir);
   try {
     const zeroed = eps !== undefined ? zeroBelow(model, { eps }) : 0;
-    const before = sparsityReport(model, { eps: eps ?? 1e-4 }).present;
+    const before = sparsityReport(model, { eps: eps ?? DEFAULT_EPS }).present;
     const record = compactModel(model);
-    const after = sparsityReport(model, { eps: eps ?? 1e-4 });
+    const after = sparsityReport(model, { eps: eps ?? DEFAULT_EPS });
     const note = saveTaskModel(model, out, dir, { dense: values.dense === true });
     if (note) process.stderr.write(note + '\n');
     if (values.json) {

@@ -1,5 +1,5 @@
 import { initBackend } from '../../backend';
-import { eliminateRedundantHeadsAll, pruneHeadsToTarget, type HeadElimination } from '../../neuroprune';
+import { eliminateRedundantHeadsAll, isValidTheta, pruneHeadsToTarget, type HeadElimination } from '../../neuroprune';
 import { helpText, numberOption, parseCommandArgs, requiredString, stringOption, UsageError, type OptionTable } from '../args';
 import { loadTaskModel, saveTaskModel } from '../checkpointIo';
 
@@ -27,7 +27,7 @@ export async function pruneHeadsCommand(argv: string[]): Promise<number> {
   }
   const dir = requiredString(values, 'model', 'prune-heads');
   const out = requiredString(values, 'out', 'prune-heads');
-  const theta = numberOption(values, 'theta', (v) => (v >= 0 ? null : `must be >= 0, got ${v}`));
+  const theta = numberOption(values, 'theta', (v) => (isValidTheta(v) ? null : `must be >= 0, got ${v}`));
   const target = numberOption(values, 'target-heads', (v) => (Number.isInteger(v) && v >= 1 ? null : `must be an integer >= 1, got ${v}`));
   if ((theta === undefined) === (target === undefined)) throw new UsageError('give exactly one of --theta and --target-heads');
   const strategy = stringOption(values, 'head-strategy') ?? 'paper';
