@@ -6,7 +6,7 @@
  * loading. `--fit` fits the activation coefficients of `src/models/bertMemory.ts` to the rows by
  * non-negative least squares and prints them; without it, the table compares measurement and estimate.
  *
- *   npx tsx bench/step_memory.ts [--fit] [--hold-out=bertbase32] [--shapes all|NAME,...] [--rows]
+ *   npx tsx bench/step_memory.ts [--fit] [--hold-out=bertbase32] [--shapes all|NAME,...] [--rows] [--from-rows=FILE]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,7 +15,7 @@ import { describeBackend, initBackend } from '../src/backend';
 import { BertForSequenceClassification, type BertConfig } from '../src/models/bert';
 import { bertActivationTerms, BERT_ACTIVATION_COEFFICIENTS } from '../src/models/bertMemory';
 import { BertTaskModel } from '../src/train/bertTask';
-import { estimateTrainingMemory } from '../src/train/memory';
+import { estimateTrainingMemory, STEP_FLOATS_PER_PARAMETER } from '../src/train/memory';
 import { neuropruneOps } from '../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/train/options';
 import { train } from '../src/train/trainer';
@@ -125,7 +125,10 @@ async function main(): Promise<void> {
   if (childName) return child(childName);
   const names = (flag('shapes') ?? 'all') === 'all' ? Object.keys(SHAPES) : flag('shapes')!.split(',');
   const rows: { name: string; parameters: number; stepGrowthMiB: number; line: string }[] = [];
-  for (const name of names) {
+  // `--from-rows=FILE`: the rows a `--rows` run printed, instead of new processes.
+  const saved = flag('from-rows');
+  if (saved) rows.push(...JSON.parse(fs.readFileSync(saved, 'utf8')));
+  for (const name of saved ? [] : names) {
     const r = spawnSync(process.execPath, [...process.execArgv, __filename, `--child=${name}`], { encoding: 'utf8', env: process.env, maxBuffer: 1 << 24 });
     const last = r.stdout.trim().split('\n').pop() ?? '';
     if (r.status !== 0 || !last.startsWith('{')) { console.error(`${name}: failed\n${r.stderr.slice(-2000)}`); continue; }
@@ -139,12 +142,18 @@ async function main(): Promise<void> {
     // Shapes named by --hold-out are left out of the fit, to show how the estimate does on them.
     const held = new Set((flag('hold-out') ?? 'bertbase32').split(','));
     const fitRows = rows.filter((r) => !held.has(r.name));
+    // Unknowns: floats per embedding parameter, per other parameter (held at least at
+    // STEP_FLOATS_PER_PARAMETER: a gradient and two moments), and the three activation terms.
+    const floor = [0, STEP_FLOATS_PER_PARAMETER, 0, 0, 0];
     const design = fitRows.map((r) => {
-      const t = bertActivationTerms(config(SHAPES[r.name]), SHAPES[r.name].batch, SHAPES[r.name].seq);
-      return [r.parameters, t.hidden, t.intermediate, t.scores];
+      const s = SHAPES[r.name];
+      const t = bertActivationTerms(config(s), s.batch, s.seq);
+      const embedding = embeddingParameters(s);
+      return [embedding, r.parameters - embedding, t.hidden, t.intermediate, t.scores];
     });
-    const coef = nonNegativeLeastSquares(design, fitRows.map((r) => (r.stepGrowthMiB * 2 ** 20) / 4));
-    console.log(`fit (floats): per parameter ${coef[0].toFixed(2)}, per token-layer x hidden ${coef[1].toFixed(2)}, x intermediate ${coef[2].toFixed(2)}, per head x key ${coef[3].toFixed(2)}`);
+    const target = fitRows.map((r, k) => (r.stepGrowthMiB * 2 ** 20) / 4 - design[k].reduce((a, x, i) => a + x * floor[i], 0));
+    const coef = nonNegativeLeastSquares(design, target).map((c, i) => c + floor[i]);
+    console.log(`fit (floats): per embedding parameter ${coef[0].toFixed(2)}, per other parameter ${coef[1].toFixed(2)}, per token-layer x hidden ${coef[2].toFixed(2)}, x intermediate ${coef[3].toFixed(2)}, per head x key ${coef[4].toFixed(2)}`);
   }
   // Rows are reused by a --fit run: print them so that the fit can be redone without new processes.
   if (argv.includes('--rows')) console.log(JSON.stringify(rows));
@@ -152,10 +161,16 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---:|---:|---:|---:|');
   for (const r of rows) {
     const s = SHAPES[r.name];
-    const e = estimateTrainingMemory({ parameters: r.parameters, activationBytes: bertActivationBytes(s) });
+    const e = estimateTrainingMemory({ parameters: r.parameters, embeddingParameters: embeddingParameters(s), activationBytes: bertActivationBytes(s) });
     const est = (e.total - e.parameters) / 2 ** 20;
     console.log(`| ${r.name} | ${s.layers} x ${s.hidden}, ${s.heads}, ${s.intermediate} | ${s.batch} x ${s.seq} | ${(r.parameters / 1e6).toFixed(1)} M | ${r.stepGrowthMiB.toFixed(0)} | ${est.toFixed(0)} | ${(est / r.stepGrowthMiB).toFixed(2)} |`);
   }
+}
+
+/** Word, position and token-type embedding tables. */
+function embeddingParameters(s: Shape): number {
+  const c = config(s);
+  return (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * c.hidden_size;
 }
 
 function bertActivationBytes(s: Shape): number {

@@ -3,12 +3,13 @@
  * grow with the batch (activations), apart from those that do not (parameters, gradients, the
  * optimizer's state; see src/train/memory.ts).
  *
- * What the tape keeps per layer and token grows with three sizes: the model width (hidden states,
- * Q/K/V, the attention output, residuals, LayerNorm inputs, dropout masks), the MLP width (its
- * input and output of the activation), and, per head, the sequence length (scores and attention
- * probabilities). The coefficients of the three terms are measured, not derived: how many
- * tensors of each size the tape and the backward pass hold at once depends on the backend's
- * kernels (fused or not) and on when the runtime frees memory. `bench/step_memory.ts --fit` fits
+ * What the tape keeps per layer and token grows with three sizes: the model width (the layer's
+ * input, Q/K/V, the context, LayerNorm inputs and output: 8 tensors), the MLP width (the
+ * activation's input; the activation is recomputed) and, per head, the sequence length (the
+ * attention probabilities; the dropped ones are recomputed): test/models/lean.test.ts counts them.
+ * The coefficients of the three terms are measured, not derived: how many tensors of each size
+ * the backward pass holds at once beside them, and how much of the tape is already freed when the
+ * peak comes, depends on the backend's kernels and on when the runtime frees memory. `bench/step_memory.ts --fit` fits
  * them to the peak resident set of training steps in fresh processes; its table in BENCHMARKS.md
  * shows how close the estimate comes on shapes it was not fitted to.
  */
@@ -50,9 +51,9 @@ export function bertActivationTerms(config: BertConfig, batch: number, seq: numb
  * the `native` backend (BENCHMARKS.md, "Memory of a training step").
  */
 export const BERT_ACTIVATION_COEFFICIENTS: Readonly<Record<keyof ActivationTerms, number>> = {
-  hidden: 36,
-  intermediate: 3.3,
-  scores: 6,
+  hidden: 0.56,
+  intermediate: 2.33,
+  scores: 1.23,
 };
 
 /** Bytes of activations that a training step on these terms keeps at its peak. */

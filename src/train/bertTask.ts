@@ -49,7 +49,9 @@ export class BertTaskModel implements TrainableModel<Batch> {
     const mlp = this.mlpBlocks();
     const layers = this.attentionBlocks().map((a, i) => ({ heads: a.numHeads, intermediate: mlp[i].input.weight.shape[0] }));
     const terms = encoderActivationTerms(this.hiddenSize, layers, batch.size, batch.seqLen);
-    return { activationBytes: activationBytes(terms), examples: batch.size, length: batch.seqLen };
+    const e = this.bert.embeddings;
+    const embeddingParameters = e.wordEmbeddings.size + e.positionEmbeddings.size + e.tokenTypeEmbeddings.size;
+    return { activationBytes: activationBytes(terms), embeddingParameters, examples: batch.size, length: batch.seqLen };
   }
 
   predict(batch: Batch): Float32Array {

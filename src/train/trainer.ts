@@ -130,7 +130,7 @@ function checkStepMemory<B>(model: TrainableModel<B>, batches: readonly B[]): vo
   if (!worst) return;
   const parameters = [...model.namedVariables().values()].reduce((n, v) => n + v.size, 0);
   checkTrainingMemory({
-    estimate: estimateTrainingMemory({ parameters, activationBytes: worst.activationBytes }),
+    estimate: estimateTrainingMemory({ parameters, embeddingParameters: worst.embeddingParameters, activationBytes: worst.activationBytes }),
     available: availableMemory(tf.getBackend()), batchSize: worst.examples, seqLen: worst.length,
   });
 }

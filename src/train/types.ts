@@ -14,6 +14,8 @@ export interface StepContext {
 /** What a training step on one batch keeps for its backward pass (src/train/memory.ts). */
 export interface StepMemory {
   activationBytes: number;
+  /** Parameters in embedding tables (their gradient comes from a gather), counted apart: they cost more per parameter. */
+  embeddingParameters?: number;
   /** The batch's examples and padded length, for messages. */
   examples: number;
   length: number;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
 import { removeHeads } from '../../src/neuroprune';
 import {
-  availableMemory, checkTrainingMemory, estimateTrainingMemory, MemoryError, parseByteSize, STEP_FLOATS_PER_PARAMETER, WASM_HEAP_LIMIT,
+  availableMemory, checkTrainingMemory, EMBEDDING_FLOATS_PER_PARAMETER, estimateTrainingMemory, MemoryError, parseByteSize, STEP_FLOATS_PER_PARAMETER, WASM_HEAP_LIMIT,
 } from '../../src/train/memory';
 import { neuropruneOps } from '../../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/train/options';
@@ -40,19 +40,20 @@ describe('step memory estimate', () => {
     const parameters = 100e6;
     const perExample = 0.25 * GiB;
     const available = { bytes: 6 * GiB, source: 'test' };
-    const estimate = (b: number) => estimateTrainingMemory({ parameters, activationBytes: b * perExample });
-    expect(estimate(32).parameterState).toBe(4 * STEP_FLOATS_PER_PARAMETER * parameters);
+    const embeddingParameters = 20e6;
+    const estimate = (b: number) => estimateTrainingMemory({ parameters, embeddingParameters, activationBytes: b * perExample });
+    expect(estimate(32).parameterState).toBeCloseTo(4 * (STEP_FLOATS_PER_PARAMETER * 80e6 + EMBEDDING_FLOATS_PER_PARAMETER * 20e6), 0);
     let message = '';
     try { checkTrainingMemory({ estimate: estimate(32), available, batchSize: 32, seqLen: 128 }); } catch (err) {
       expect(err).toBeInstanceOf(MemoryError);
       message = (err as Error).message;
     }
     const fits = Number(/batch size (\d+) fits/.exec(message)?.[1]);
-    expect(message).toMatch(/^a training step at batch 32 x 128 tokens needs about 9\.9 GiB \(weights 0\.4 GiB, gradients and AdamW state 1\.5 GiB, activations 8\.0 GiB\), but 6\.0 GiB more are available \(test\)/);
+    expect(message).toMatch(/^a training step at batch 32 x 128 tokens needs about 9\.9 GiB \(weights 0\.4 GiB, gradients and AdamW state 1\.6 GiB, activations 8\.0 GiB\), but 6\.0 GiB more are available \(test\)/);
     expect(() => checkTrainingMemory({ estimate: estimate(fits), available, batchSize: fits, seqLen: 128 })).not.toThrow();
     expect(() => checkTrainingMemory({ estimate: estimate(fits + 1), available, batchSize: fits + 1, seqLen: 128 })).toThrow(MemoryError);
     expect(() => checkTrainingMemory({ estimate: estimate(1), available: { bytes: GiB, source: 'test' }, batchSize: 1, seqLen: 128 }))
-      .toThrow(/even batch size 1 does not fit: the weights' gradients and optimizer state alone need 1\.5 GiB/);
+      .toThrow(/even batch size 1 does not fit: the weights' gradients and optimizer state alone need 1\.6 GiB/);
   });
 
   it("BERT's activation estimate grows in proportion to the batch and shrinks with the heads pruned away", () => {
