@@ -5,10 +5,12 @@ export {
   type SafetensorsEntry, type SafetensorsHeader, type TensorToWrite,
 } from './safetensors';
 export { writeFileAtomic } from './atomic';
-export { parseBertConfig, serializeBertConfig } from './config';
+export { parseBertConfig, serializeBertConfig } from './bertConfig';
+export { parseModelConfig, architectureOf, type ModelConfig } from './config';
 export {
   loadBertCheckpoint, saveBertCheckpoint, CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, CONVERT_HINT,
   type LoadBertOptions, type LoadedBert, type SaveBertOptions,
 } from './bert';
 export { saveTensorFile, loadTensorFile } from './tensorFile';
-export { denseConfig, denseParameter } from './denseExport';
+export { denseConfig } from './denseExport';
+export { loadModelDir, saveModelDir, fileTensorPlan, type Architecture, type CheckpointModel, type Loaded, type LoadOptions, type SaveOptions } from './modelDir';

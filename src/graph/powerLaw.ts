@@ -20,7 +20,7 @@ const DIRECT_TERMS = 10;
  * the normaliser of the discrete power law. Direct sum of the first terms, then the
  * Euler-Maclaurin expansion of the rest (accurate to about 1e-12 relative).
  */
-import { mulberry32 } from '../data/random';
+import { mulberry32 } from '../util/random';
 export function hurwitzZeta(s: number, q: number): number {
   if (!(s > 1)) throw new Error(`hurwitzZeta: s must be > 1, got ${s}`);
   if (!(q > 0)) throw new Error(`hurwitzZeta: q must be > 0, got ${q}`);
@@ -185,7 +185,7 @@ export function powerLawCcdf(fit: Pick<PowerLawFit, 'alpha' | 'xmin'>, x: number
   return hurwitzZeta(fit.alpha, x) / hurwitzZeta(fit.alpha, fit.xmin);
 }
 
-/** Uniform numbers in [0, 1) from a seed (mulberry32, src/data/random.ts), so samples are reproducible. */
+/** Uniform numbers in [0, 1) from a seed (mulberry32, src/util/random.ts), so samples are reproducible. */
 export function seededRandom(seed: number): () => number {
   const rng = mulberry32(seed);
   return () => rng.next();

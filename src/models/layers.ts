@@ -3,9 +3,12 @@
  * Each returns a new tensor and leaves its temporaries to the caller's `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
+import type { AttentionBlock, Linear, MlpBlock } from './blocks';
+import { activate } from '../util/activations';
 import * as fused from '../backend/kernels/fused';
 import { dropout as hashDropout } from '../backend/kernels/dropout';
+
+export { activate, gelu, geluTanh } from '../util/activations';
 
 /** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
 export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
@@ -25,33 +28,11 @@ export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
 }
 
 /**
- * Exact (erf) GELU, as BERT's `hidden_act: "gelu"`. Closed-form gradient, and one native pass
- * each way on wasm when the OpenBLAS addon is active (`backend/kernels/fused.ts`).
- */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return fused.gelu(x);
-}
-
-/**
  * Inverted dropout with mask `seed`: the same mask on every backend, one native pass each way
  * where the addon is loaded, nothing stored for the backward pass (`backend/kernels/dropout.ts`).
  */
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   return hashDropout(x, rate, seed);
-}
-
-/** Tanh-approximated GELU (`gelu_new`, GPT-2). */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-}
-
-export function activate(x: tf.Tensor, act: Activation): tf.Tensor {
-  switch (act) {
-    case 'gelu': return gelu(x);
-    case 'gelu_new': return geluTanh(x);
-    case 'relu': return tf.relu(x);
-  }
 }
 
 /** LayerNorm over the last dimension (fused forward and gradient where the backend has them). */
