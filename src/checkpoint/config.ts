@@ -2,18 +2,23 @@
  * `config.json` of a Hugging Face model directory: the architecture is chosen by its
  * `model_type`, and that architecture's own parser checks the rest.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { BertConfig } from '../models/bert';
+import type { OptConfig } from '../models/opt';
 import { bertArchitecture } from './bert';
+import { optArchitecture } from './opt';
 import { CheckpointError } from './errors';
-import type { Architecture, CheckpointModel } from './modelDir';
+import { CONFIG_FILE, loadModelDir, type Architecture, type CheckpointModel, type Loaded, type LoadOptions } from './modelDir';
 
 /** A parsed config with its architecture. */
-export type ModelConfig = { modelType: 'bert'; config: BertConfig };
+export type ModelConfig = { modelType: 'bert'; config: BertConfig } | { modelType: 'opt'; config: OptConfig };
 
 type AnyArchitecture = Architecture<unknown, CheckpointModel<unknown>>;
 
 const ARCHITECTURES: Record<string, AnyArchitecture> = {
   bert: bertArchitecture as unknown as AnyArchitecture,
+  opt: optArchitecture as unknown as AnyArchitecture,
 };
 
 /** The architecture of a `model_type`; throws naming the supported ones. */
@@ -35,3 +40,21 @@ export function parseModelConfig(json: unknown, file: string): ModelConfig {
   return { modelType, config: arch.parseConfig(raw, file) } as ModelConfig;
 }
 
+
+/**
+ * Loads a model directory of any supported architecture, chosen by its config's `model_type`
+ * (see `loadModelDir`).
+ */
+export function loadCheckpoint(dir: string, options: LoadOptions = {}): Loaded<unknown, CheckpointModel<unknown>> & { modelType: string } {
+  const file = path.join(dir, CONFIG_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CheckpointError(`cannot read a JSON config: ${(err as Error).message}`, { file });
+  }
+  const modelType = raw !== null && typeof raw === 'object' && (raw as Record<string, unknown>).model_type !== undefined
+    ? String((raw as Record<string, unknown>).model_type)
+    : 'bert';
+  return { modelType, ...loadModelDir(architectureOf(modelType, file), dir, options) };
+}

@@ -6,11 +6,12 @@ export {
 } from './safetensors';
 export { writeFileAtomic } from './atomic';
 export { parseBertConfig, serializeBertConfig } from './bertConfig';
-export { parseModelConfig, architectureOf, type ModelConfig } from './config';
+export { parseModelConfig, architectureOf, loadCheckpoint, type ModelConfig } from './config';
 export {
   loadBertCheckpoint, saveBertCheckpoint, CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, CONVERT_HINT,
   type LoadBertOptions, type LoadedBert, type SaveBertOptions,
 } from './bert';
+export { optArchitecture, parseOptConfig, serializeOptConfig } from './opt';
 export { saveTensorFile, loadTensorFile } from './tensorFile';
 export { denseConfig } from './denseExport';
-export { loadModelDir, saveModelDir, fileTensorPlan, type Architecture, type CheckpointModel, type Loaded, type LoadOptions, type SaveOptions } from './modelDir';
+export { loadModelDir, saveModelDir, fileTensorPlan, toFileLayout, type Architecture, type CheckpointModel, type Loaded, type LoadOptions, type SaveOptions } from './modelDir';

@@ -267,6 +267,34 @@ export function loadModelDir<C, M extends CheckpointModel<C>>(arch: Architecture
   return { model, config: model.config, initialised, ignored, ...(replacedClassifier ? { replacedClassifier } : {}) };
 }
 
+/**
+ * Parameter values (by parameter name) in the layout of the checkpoint file: parts of a fused
+ * tensor stacked along the output dimension, then transposed where the file stores `[in, out]`.
+ * Also serves gradients, to compare them with PyTorch's by the file's names.
+ */
+export function toFileLayout(table: readonly ParamSpec[], values: Map<string, { shape: number[]; data: Float32Array }>): TensorToWrite[] {
+  const out: TensorToWrite[] = [];
+  for (const plan of fileTensorPlan(table).values()) {
+    const parts = plan.parts.map((spec) => {
+      const v = values.get(spec.name);
+      if (!v) throw new Error(`toFileLayout: no value for parameter ${spec.name}`);
+      return v;
+    });
+    const first = parts[0].shape;
+    const shape = [first[0] * parts.length, ...first.slice(1)];
+    let data: Float32Array;
+    if (parts.length === 1) data = parts[0].data;
+    else {
+      data = new Float32Array(parts.reduce((s, p) => s + p.data.length, 0));
+      let offset = 0;
+      for (const p of parts) { data.set(p.data, offset); offset += p.data.length; }
+    }
+    if (plan.transpose && shape.length === 2) out.push({ name: plan.name, shape: [shape[1], shape[0]], data: transpose2d(data, shape[0], shape[1]) });
+    else out.push({ name: plan.name, shape, data });
+  }
+  return out;
+}
+
 export interface SaveOptions {
   /** `__metadata__` of the safetensors file. Default `{format: 'pt'}` (what transformers expects). */
   metadata?: Record<string, string>;
@@ -285,22 +313,8 @@ export interface SaveOptions {
 export function saveModelDir<C, M extends CheckpointModel<C>>(arch: Architecture<C, M>, model: M, dir: string, options: SaveOptions = {}): void {
   const dense = options.dense ?? false;
   const config = dense ? arch.denseConfig(model.currentConfig()) : model.currentConfig();
-  const exported = new Map(exportParameters(model, dense).map(({ spec, tensor }) => [spec.name, tensor]));
-  const tensors: TensorToWrite[] = [];
-  for (const plan of fileTensorPlan(model.parameterTable).values()) {
-    const parts = plan.parts.map((spec) => exported.get(spec.name)!);
-    const first = parts[0].shape;
-    const shape = [first[0] * parts.length, ...first.slice(1)];
-    let data: Float32Array;
-    if (parts.length === 1) data = parts[0].data;
-    else {
-      data = new Float32Array(parts.reduce((s, p) => s + p.data.length, 0));
-      let offset = 0;
-      for (const p of parts) { data.set(p.data, offset); offset += p.data.length; }
-    }
-    if (plan.transpose && shape.length === 2) tensors.push({ name: plan.name, shape: [shape[1], shape[0]], data: transpose2d(data, shape[0], shape[1]) });
-    else tensors.push({ name: plan.name, shape, data });
-  }
+  const exported = new Map(exportParameters(model, dense).map(({ spec, tensor }) => [spec.name, { shape: tensor.shape, data: tensor.data }]));
+  const tensors = toFileLayout(model.parameterTable, exported);
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, SAFETENSORS_FILE), encodeSafetensors(tensors, options.metadata));
   writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(arch.serializeConfig(config), null, 2) + '\n');
