@@ -5,20 +5,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BertConfig } from '../models/bert';
+import type { Gpt2Config } from '../models/gpt2';
 import type { OptConfig } from '../models/opt';
 import { bertArchitecture } from './bert';
+import { gpt2Architecture } from './gpt2';
 import { optArchitecture } from './opt';
 import { CheckpointError } from './errors';
 import { CONFIG_FILE, loadModelDir, type Architecture, type CheckpointModel, type Loaded, type LoadOptions } from './modelDir';
 
 /** A parsed config with its architecture. */
-export type ModelConfig = { modelType: 'bert'; config: BertConfig } | { modelType: 'opt'; config: OptConfig };
+export type ModelConfig = { modelType: 'bert'; config: BertConfig } | { modelType: 'opt'; config: OptConfig } | { modelType: 'gpt2'; config: Gpt2Config };
 
 type AnyArchitecture = Architecture<unknown, CheckpointModel<unknown>>;
 
 const ARCHITECTURES: Record<string, AnyArchitecture> = {
   bert: bertArchitecture as unknown as AnyArchitecture,
   opt: optArchitecture as unknown as AnyArchitecture,
+  gpt2: gpt2Architecture as unknown as AnyArchitecture,
 };
 
 /** The architecture of a `model_type`; throws naming the supported ones. */

@@ -12,9 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
-import { mulberry32 } from '../util/random';
+import { seededRandom } from '../util/random';
 import { attention, dropout, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
-import { currentLayout, layerLayouts as denseLayerLayouts, type LayerLayout, type NeuroPruneLayout } from './layout';
+import { attentionBlock, currentLayout, layerLayouts as denseLayerLayouts, mlpBlock, type LayerLayout, type NeuroPruneLayout } from './layout';
 import {
   getVariable, linearOf, makeVariables, namedFromTable, parameterShapes, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
@@ -188,12 +188,6 @@ export interface BertModelOptions {
 
 let modelCounter = 0;
 
-/** A seeded stream in [0, 1) (mulberry32), used only to draw a fresh seed per dropout mask. */
-function seededRandom(seed: number): () => number {
-  const rng = mulberry32(seed);
-  return () => rng.next();
-}
-
 /** `BertForSequenceClassification`: encoder, pooler, classifier (or regression head). */
 export class BertForSequenceClassification implements PrunableModel {
   readonly config: BertConfig;
@@ -242,35 +236,15 @@ export class BertForSequenceClassification implements PrunableModel {
     };
     this.layers = layerLayouts(config).map((lay, l) => {
       const p = `bert.encoder.layer.${l}`;
-      const attentionBlock: AttentionBlock = {
-        name: `${p}.attention`,
-        stack: 'encoder',
-        kind: 'self',
-        layer: l,
-        numHeads: lay.headIds.length,
-        headSize: lay.headSize,
-        headIds: lay.headIds,
-        originalNumHeads: config.num_attention_heads,
+      const attention = attentionBlock(`${p}.attention`, 'encoder', l, lay, config.num_attention_heads, {
         query: lin(`${p}.attention.self.query`),
         key: lin(`${p}.attention.self.key`),
         value: lin(`${p}.attention.self.value`),
         output: lin(`${p}.attention.output.dense`),
-        inputIndex: lay.inputIndex,
-      };
+      });
       const attentionLayerNorm = ln(`${p}.attention.output.LayerNorm`);
-      const mlpBlock: MlpBlock = {
-        name: p,
-        stack: 'encoder',
-        kind: 'mlp',
-        layer: l,
-        activation: config.hidden_act,
-        input: lin(`${p}.intermediate.dense`),
-        output: lin(`${p}.output.dense`),
-        // The config's sizes are the dense model's (compaction writes its widths to `neuroprune`
-        // and never rewrites them): the one source of the widths that sparsity is counted against.
-        originalIntermediateSize: config.intermediate_size,
-      };
-      return { attention: attentionBlock, attentionLayerNorm, mlp: mlpBlock, outputLayerNorm: ln(`${p}.output.LayerNorm`) };
+      const mlp = mlpBlock(p, 'encoder', l, config.hidden_act, config.intermediate_size, { input: lin(`${p}.intermediate.dense`), output: lin(`${p}.output.dense`) });
+      return { attention, attentionLayerNorm, mlp, outputLayerNorm: ln(`${p}.output.LayerNorm`) };
     });
     this.pooler = lin('bert.pooler.dense');
     this.classifier = lin('classifier');

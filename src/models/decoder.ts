@@ -3,7 +3,6 @@
  * mask, the task heads' pooling and outputs, and the dropout seed stream.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32 } from '../util/random';
 import type { AttentionBlock, MlpBlock } from './blocks';
 import type { ProblemType } from './losses';
 import type { ParamSpec } from './parameters';
@@ -82,12 +81,6 @@ export function gatherPositions(h: tf.Tensor, positions: tf.Tensor1D): tf.Tensor
     const flat = tf.add(tf.mul(tf.range(0, b, 1, 'int32'), tf.scalar(t, 'int32')), positions);
     return tf.gather(h.reshape([b * t, d]), flat) as tf.Tensor2D;
   });
-}
-
-/** A seeded stream in [0, 1), used only to draw a fresh seed per dropout mask. */
-export function seededRandom(seed: number): () => number {
-  const rng = mulberry32(seed);
-  return () => rng.next();
 }
 
 /** The `architectures` entry of a config to the head it names, for a family (`OPT`, `GPT2`). */

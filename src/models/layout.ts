@@ -87,3 +87,25 @@ export function currentLayout(
     layout: Object.keys(layout).length > 0 ? layout : null,
   };
 }
+
+/** An attention block for layer `lay` (heads, head size and input index from its layout). */
+export function attentionBlock(
+  name: string, stack: AttentionBlock['stack'], layer: number, lay: LayerLayout, originalNumHeads: number,
+  linears: Pick<AttentionBlock, 'query' | 'key' | 'value' | 'output'>,
+): AttentionBlock {
+  return {
+    name, stack, kind: 'self', layer,
+    numHeads: lay.headIds.length, headSize: lay.headSize, headIds: lay.headIds, originalNumHeads,
+    ...linears,
+    inputIndex: lay.inputIndex,
+  };
+}
+
+/**
+ * An MLP block. `originalIntermediateSize` is the config's dense width (compaction writes its
+ * widths to `neuroprune` and never rewrites it): the one source of the width that sparsity is
+ * counted against.
+ */
+export function mlpBlock(name: string, stack: MlpBlock['stack'], layer: number, activation: MlpBlock['activation'], originalIntermediateSize: number, linears: Pick<MlpBlock, 'input' | 'output'>): MlpBlock {
+  return { name, stack, kind: 'mlp', layer, activation, ...linears, originalIntermediateSize };
+}

@@ -15,12 +15,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
 import { embeddingLookup } from './bert';
+import { seededRandom } from '../util/random';
 import {
-  causalAdditiveMask, gatherPositions, lastNonPadPositions, seededRandom,
+  causalAdditiveMask, gatherPositions, lastNonPadPositions,
   type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
 } from './decoder';
 import { attention, dropout, layerNorm, linear, mlp } from './layers';
-import { currentLayout, layerLayouts, type NeuroPruneLayout } from './layout';
+import { attentionBlock, currentLayout, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
   getVariable, linearOf, makeVariables, namedFromTable, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
@@ -167,32 +168,11 @@ export class OptModel implements PrunableModel {
     this.finalLayerNorm = hasFinalLayerNorm(config) ? ln(`${P}.final_layer_norm`) : null;
     this.layers = optLayouts(config).map((lay, l) => {
       const p = `${P}.layers.${l}`;
-      const attentionBlock: AttentionBlock = {
-        name: `${p}.self_attn`,
-        stack: 'decoder',
-        kind: 'self',
-        layer: l,
-        numHeads: lay.headIds.length,
-        headSize: lay.headSize,
-        headIds: lay.headIds,
-        originalNumHeads: config.num_attention_heads,
-        query: lin(`${p}.self_attn.q_proj`),
-        key: lin(`${p}.self_attn.k_proj`),
-        value: lin(`${p}.self_attn.v_proj`),
-        output: lin(`${p}.self_attn.out_proj`),
-        inputIndex: lay.inputIndex,
-      };
-      const mlpBlock: MlpBlock = {
-        name: p,
-        stack: 'decoder',
-        kind: 'mlp',
-        layer: l,
-        activation: config.activation_function,
-        input: lin(`${p}.fc1`),
-        output: lin(`${p}.fc2`),
-        originalIntermediateSize: config.ffn_dim,
-      };
-      return { attention: attentionBlock, attentionLayerNorm: ln(`${p}.self_attn_layer_norm`), mlp: mlpBlock, finalLayerNorm: ln(`${p}.final_layer_norm`) };
+      const attention = attentionBlock(`${p}.self_attn`, 'decoder', l, lay, config.num_attention_heads, {
+        query: lin(`${p}.self_attn.q_proj`), key: lin(`${p}.self_attn.k_proj`), value: lin(`${p}.self_attn.v_proj`), output: lin(`${p}.self_attn.out_proj`),
+      });
+      const mlp = mlpBlock(p, 'decoder', l, config.activation_function, config.ffn_dim, { input: lin(`${p}.fc1`), output: lin(`${p}.fc2`) });
+      return { attention, attentionLayerNorm: ln(`${p}.self_attn_layer_norm`), mlp, finalLayerNorm: ln(`${p}.final_layer_norm`) };
     });
     this.head = vars.get('score.weight') ?? vars.get('lm_head.weight') ?? null;
   }

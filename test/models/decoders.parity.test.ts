@@ -41,7 +41,7 @@ function maxAbsDiff(actual: tf.Tensor | Float32Array, expected: unknown): number
 const measured: string[] = [];
 afterAll(() => { if (measured.length) console.log(measured.join('\n')); });
 
-const FIXTURE_NAMES = ['tiny-opt', 'tiny-opt-proj', 'tiny-opt-cls'];
+const FIXTURE_NAMES = ['tiny-opt', 'tiny-opt-proj', 'tiny-opt-cls', 'tiny-gpt2', 'tiny-gpt2-cls', 'tiny-gpt2-pruned'];
 
 function load(fixture: string): { model: DecoderModel; ref: Reference; inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D } {
   const dir = path.join(FIXTURES, fixture);
@@ -95,13 +95,17 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
         for (const [vname, g] of Object.entries(grads)) mine.set(byVariable.get(vname)!, { shape: g.shape, data: g.dataSync() as Float32Array });
         const fileGrads = new Map(toFileLayout(model.parameterTable, mine).map((t) => [t.name, t.data]));
         expect([...fileGrads.keys()].sort()).toEqual(Object.keys(ref.grads).sort());
+        // Per tensor, within 1e-4 of its largest gradient, plus 1e-6 absolute for gradients that
+        // are zero in exact arithmetic (the key bias: softmax ignores a shift shared by all keys)
+        // and are rounding noise in both frameworks.
         let worst = 0;
         for (const [name, g] of fileGrads) {
-          const scale = Math.max(1, ...ref.grads[name].map(Math.abs));
-          worst = Math.max(worst, maxAbsDiff(g, ref.grads[name]) / scale);
+          const scale = Math.max(...ref.grads[name].map(Math.abs));
+          const diff = maxAbsDiff(g, ref.grads[name]);
+          expect(diff, name).toBeLessThanOrEqual(1e-4 * scale + 1e-6);
+          if (scale > 1e-6) worst = Math.max(worst, diff / scale);
         }
-        measured.push(`gradients ${fixture} on ${backend}: loss diff ${Math.abs(value.dataSync()[0] - ref.loss).toExponential(2)}, max|diff|/max(1,max|g|) ${worst.toExponential(2)}`);
-        expect(worst).toBeLessThanOrEqual(1e-4);
+        measured.push(`gradients ${fixture} on ${backend}: loss diff ${Math.abs(value.dataSync()[0] - ref.loss).toExponential(2)}, max over tensors of max|diff|/max|g| ${worst.toExponential(2)}`);
         tf.dispose([value, ...Object.values(grads), inputIds, attentionMask, ...(labels ? [labels] : [])]);
         model.dispose();
       });

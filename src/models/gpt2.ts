@@ -1,0 +1,260 @@
+/**
+ * GPT-2 (`GPT2LMHeadModel`, `GPT2ForSequenceClassification`) as transformers 4.57 computes it.
+ *
+ * Token plus learned position embeddings (positions 0..T-1 whatever the padding), dropout, then
+ * pre-LayerNorm layers of causal self-attention and a `gelu_new` MLP, a final LayerNorm `ln_f`,
+ * and a head: the output embedding tied to `wte` (language model) or `score` read at each row's
+ * last non-padding token (sequence classification).
+ *
+ * The checkpoint stores GPT-2's linear maps as `Conv1D`, `[in, out]`, and Q, K and V fused in one
+ * `c_attn` `[d, 3a]`: the parameter table keeps them as three `[a, d]` linears in the blocks (so
+ * the NeuroPrune core sees the same Q/K/V as in any other model) and records the file layout, by
+ * which the loader splits and transposes, and the saver re-fuses. A head-pruned `c_attn` holds the
+ * kept heads of Q, then of K, then of V, as Hugging Face's `prune_heads` leaves it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
+import { embeddingLookup } from './bert';
+import {
+  causalAdditiveMask, gatherPositions, lastNonPadPositions,
+  type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
+} from './decoder';
+import { attention, dropout, layerNorm, linear, mlp } from './layers';
+import { attentionBlock, currentLayout, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
+import {
+  getVariable, linearOf, makeVariables, namedFromTable, tableInit, type ParameterInit, type ParamSpec,
+} from './parameters';
+import { seededRandom } from '../util/random';
+
+/** The fields of Hugging Face's `GPT2Config` that the model uses, with their JSON names. */
+export interface Gpt2Config extends DecoderLabels {
+  /** The head: from `architectures` (`GPT2LMHeadModel` / `GPT2ForSequenceClassification`). */
+  task: DecoderTask;
+  vocab_size: number;
+  n_positions: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  /** MLP width; null in the file means `4 * n_embd`, resolved at parse time. */
+  n_inner: number;
+  activation_function: Activation;
+  resid_pdrop: number;
+  embd_pdrop: number;
+  attn_pdrop: number;
+  layer_norm_epsilon: number;
+  initializer_range: number;
+  scale_attn_weights: boolean;
+  scale_attn_by_inverse_layer_idx: boolean;
+  pad_token_id: number | null;
+  bos_token_id?: number;
+  eos_token_id?: number;
+  tie_word_embeddings: boolean;
+  pruned_heads?: Record<string, number[]>;
+  neuroprune?: NeuroPruneLayout;
+}
+
+function gpt2Layouts(config: Gpt2Config) {
+  return layerLayouts({
+    numLayers: config.n_layer, numHeads: config.n_head, hiddenSize: config.n_embd,
+    intermediateSize: config.n_inner, prunedHeads: config.pruned_heads, layout: config.neuroprune,
+  });
+}
+
+const QKV = ['query', 'key', 'value'] as const;
+const QKV_PART = { query: 'q', key: 'k', value: 'v' } as const;
+
+/**
+ * GPT-2's parameter table. Q, K and V are the parameters `<layer>.attn.c_attn.{q,k,v}.{weight,bias}`,
+ * parts of the file's `c_attn`; every `Conv1D` weight is stored transposed.
+ */
+export function gpt2ParameterTable(config: Gpt2Config): ParamSpec[] {
+  const d = config.n_embd;
+  const normal = { kind: 'normal', std: config.initializer_range } as const;
+  // HF's _init_weights scales the residual projections by 1/sqrt(2 * n_layer) (GPT-2 paper).
+  const residual = { kind: 'normal', std: config.initializer_range / Math.sqrt(2 * config.n_layer) } as const;
+  const table: ParamSpec[] = [];
+  const push = (spec: ParamSpec) => table.push(spec);
+  const ln = (prefix: string) => {
+    push({ name: `${prefix}.weight`, shape: [d], init: { kind: 'ones' } });
+    push({ name: `${prefix}.bias`, shape: [d], init: { kind: 'zeros' } });
+  };
+  push({ name: 'transformer.wte.weight', shape: [config.vocab_size, d], init: normal });
+  push({ name: 'transformer.wpe.weight', shape: [config.n_positions, d], init: normal });
+  gpt2Layouts(config).forEach((lay, l) => {
+    const p = `transformer.h.${l}`;
+    const a = lay.headIds.length * lay.headSize;
+    const inDim = lay.inputIndex ? lay.inputIndex.length : d;
+    const attn = (linear: 'query' | 'key' | 'value' | 'output', part: 'weight' | 'bias') => ({ block: 'attention', index: l, linear, part }) as const;
+    const mlpRole = (linear: 'input' | 'output', part: 'weight' | 'bias') => ({ block: 'mlp', index: l, linear, part }) as const;
+    ln(`${p}.ln_1`);
+    QKV.forEach((linear, index) => {
+      const part = { index, of: 3 };
+      push({ name: `${p}.attn.c_attn.${QKV_PART[linear]}.weight`, shape: [a, inDim], init: normal, role: attn(linear, 'weight'), file: { tensor: `${p}.attn.c_attn.weight`, transpose: true, part } });
+      push({ name: `${p}.attn.c_attn.${QKV_PART[linear]}.bias`, shape: [a], init: { kind: 'zeros' }, role: attn(linear, 'bias'), file: { tensor: `${p}.attn.c_attn.bias`, part } });
+    });
+    push({ name: `${p}.attn.c_proj.weight`, shape: [d, a], init: residual, role: attn('output', 'weight'), file: { tensor: `${p}.attn.c_proj.weight`, transpose: true } });
+    push({ name: `${p}.attn.c_proj.bias`, shape: [d], init: { kind: 'zeros' }, role: attn('output', 'bias') });
+    ln(`${p}.ln_2`);
+    push({ name: `${p}.mlp.c_fc.weight`, shape: [lay.intermediateSize, d], init: normal, role: mlpRole('input', 'weight'), file: { tensor: `${p}.mlp.c_fc.weight`, transpose: true } });
+    push({ name: `${p}.mlp.c_fc.bias`, shape: [lay.intermediateSize], init: { kind: 'zeros' }, role: mlpRole('input', 'bias') });
+    push({ name: `${p}.mlp.c_proj.weight`, shape: [d, lay.intermediateSize], init: residual, role: mlpRole('output', 'weight'), file: { tensor: `${p}.mlp.c_proj.weight`, transpose: true } });
+    push({ name: `${p}.mlp.c_proj.bias`, shape: [d], init: { kind: 'zeros' }, role: mlpRole('output', 'bias') });
+  });
+  ln('transformer.ln_f');
+  if (config.task === 'sequence_classification') push({ name: 'score.weight', shape: [config.num_labels, d], init: normal });
+  else if (!config.tie_word_embeddings) push({ name: 'lm_head.weight', shape: [config.vocab_size, d], init: normal });
+  return table;
+}
+
+interface LayerNormParams { weight: tf.Variable; bias: tf.Variable }
+
+interface Gpt2Layer {
+  ln1: LayerNormParams;
+  attention: AttentionBlock;
+  ln2: LayerNormParams;
+  mlp: MlpBlock;
+}
+
+export interface Gpt2ModelOptions {
+  /** Seed of the dropout masks; the same seed and call sequence gives the same masks. Default 0. */
+  dropoutSeed?: number;
+}
+
+let modelCounter = 0;
+
+/** `GPT2LMHeadModel` or `GPT2ForSequenceClassification`, as `config.task` says. */
+export class Gpt2Model implements PrunableModel {
+  readonly config: Gpt2Config;
+  readonly hiddenSize: number;
+  readonly parameterTable: readonly ParamSpec[];
+  readonly wte: tf.Variable;
+  readonly wpe: tf.Variable;
+  readonly layers: Gpt2Layer[];
+  readonly lnF: LayerNormParams;
+  /** `score` (classification) or an untied `lm_head`; null for the tied language-model head. */
+  readonly head: tf.Variable | null;
+
+  private readonly vars: Map<string, tf.Variable>;
+  private readonly uid = `gpt${++modelCounter}`;
+  private nextDropoutSeed: () => number;
+  private disposed = false;
+
+  constructor(config: Gpt2Config, init: ParameterInit, options: Gpt2ModelOptions = {}) {
+    this.config = structuredClone(config);
+    this.hiddenSize = config.n_embd;
+    this.nextDropoutSeed = seededRandom(options.dropoutSeed ?? 0);
+    if (config.n_embd % config.n_head !== 0) throw new Error(`n_embd ${config.n_embd} is not a multiple of n_head ${config.n_head}`);
+    this.parameterTable = gpt2ParameterTable(config);
+    const vars = (this.vars = makeVariables(this.parameterTable, init, this.uid));
+    const v = (name: string) => getVariable(vars, name);
+    const lin = (prefix: string): Linear => linearOf(vars, prefix);
+    const ln = (prefix: string): LayerNormParams => ({ weight: v(`${prefix}.weight`), bias: v(`${prefix}.bias`) });
+    this.wte = v('transformer.wte.weight');
+    this.wpe = v('transformer.wpe.weight');
+    this.layers = gpt2Layouts(config).map((lay, l) => {
+      const p = `transformer.h.${l}`;
+      const attention = attentionBlock(`${p}.attn`, 'decoder', l, lay, config.n_head, {
+        query: lin(`${p}.attn.c_attn.q`), key: lin(`${p}.attn.c_attn.k`), value: lin(`${p}.attn.c_attn.v`), output: lin(`${p}.attn.c_proj`),
+      });
+      const mlp = mlpBlock(`${p}.mlp`, 'decoder', l, config.activation_function, config.n_inner, { input: lin(`${p}.mlp.c_fc`), output: lin(`${p}.mlp.c_proj`) });
+      return { ln1: ln(`${p}.ln_1`), attention, ln2: ln(`${p}.ln_2`), mlp };
+    });
+    this.lnF = ln('transformer.ln_f');
+    this.head = vars.get('score.weight') ?? vars.get('lm_head.weight') ?? null;
+  }
+
+  /** A freshly initialised model, as Hugging Face's `_init_weights`. */
+  static random(config: Gpt2Config, options: { seed?: number } & Gpt2ModelOptions = {}): Gpt2Model {
+    return new Gpt2Model(config, tableInit(gpt2ParameterTable(config), options.seed ?? 0), options);
+  }
+
+  attentionBlocks(): AttentionBlock[] {
+    return this.layers.map((l) => l.attention);
+  }
+
+  mlpBlocks(): MlpBlock[] {
+    return this.layers.map((l) => l.mlp);
+  }
+
+  namedParameters(): Map<string, tf.Variable> {
+    return namedFromTable(this.parameterTable, this.vars, this.attentionBlocks(), this.mlpBlocks());
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.namedParameters().values()].filter((v) => v.trainable);
+  }
+
+  /** The config as the model is now: `pruned_heads` and the `neuroprune` layout from the blocks. */
+  currentConfig(): Gpt2Config {
+    const cfg: Gpt2Config = structuredClone(this.config);
+    const { prunedHeads, layout } = currentLayout(this.attentionBlocks(), this.mlpBlocks(), cfg.n_head, cfg.n_inner);
+    if (prunedHeads) cfg.pruned_heads = prunedHeads; else delete cfg.pruned_heads;
+    if (layout) cfg.neuroprune = layout; else delete cfg.neuroprune;
+    return cfg;
+  }
+
+  private dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
+    if (!training || rate <= 0) return x;
+    return dropout(x, rate, Math.floor(this.nextDropoutSeed() * 2 ** 31));
+  }
+
+  /** `wte[ids] + wpe[0..T-1]`, dropout. */
+  embed(inputs: DecoderInputs, training = false): tf.Tensor3D {
+    return tf.tidy(() => {
+      const t = inputs.inputIds.shape[1];
+      if (t > this.config.n_positions) throw new Error(`sequence length ${t} exceeds n_positions ${this.config.n_positions}`);
+      const h = tf.add(embeddingLookup(this.wte, inputs.inputIds), tf.slice(this.wpe, [0, 0], [t, -1]).expandDims(0));
+      return this.dropout(h, this.config.embd_pdrop, training) as tf.Tensor3D;
+    });
+  }
+
+  /** One pre-LayerNorm block: `h + attn(ln_1(h))`, then `h + mlp(ln_2(h))`. */
+  private layer(layer: Gpt2Layer, h: tf.Tensor, mask: tf.Tensor, training: boolean): tf.Tensor {
+    const cfg = this.config;
+    const eps = cfg.layer_norm_epsilon;
+    let scale = cfg.scale_attn_weights ? 1 / Math.sqrt(layer.attention.headSize) : 1;
+    if (cfg.scale_attn_by_inverse_layer_idx) scale /= layer.attention.layer + 1;
+    const probsDropout = (p: tf.Tensor) => this.dropout(p, cfg.attn_pdrop, training);
+    const a = attention(layer.attention, { x: layerNorm(h, layer.ln1.weight, layer.ln1.bias, eps), additiveMask: mask, scale }, training ? probsDropout : undefined);
+    h = tf.add(h, this.dropout(a, cfg.resid_pdrop, training));
+    const m = mlp(layer.mlp, layerNorm(h, layer.ln2.weight, layer.ln2.bias, eps));
+    return tf.add(h, this.dropout(m, cfg.resid_pdrop, training));
+  }
+
+  /** Logits (`[B, T, vocab]` or `[B, num_labels]`) and, on request, all hidden states. */
+  forward(inputs: DecoderInputs, options: DecoderForwardOptions = {}): DecoderOutput {
+    if (this.disposed) throw new Error('Gpt2Model: forward after dispose()');
+    const training = options.training ?? false;
+    if (options.dropoutSeed !== undefined) this.nextDropoutSeed = seededRandom(options.dropoutSeed);
+    return tf.tidy(() => {
+      const mask = causalAdditiveMask(inputs.inputIds.shape[1], inputs.attentionMask);
+      let h: tf.Tensor = this.embed(inputs, training);
+      const hidden: tf.Tensor[] = [h];
+      for (const layer of this.layers) {
+        if (training || options.outputHiddenStates) {
+          h = this.layer(layer, h, mask, training);
+          hidden.push(h);
+        } else {
+          // Evaluation keeps nothing for a backward pass: free each layer's temporaries and its
+          // input as soon as its output exists.
+          const input = h;
+          h = tf.tidy(() => this.layer(layer, input, mask, false));
+          input.dispose();
+        }
+      }
+      h = layerNorm(h, this.lnF.weight, this.lnF.bias, this.config.layer_norm_epsilon);
+      // Hugging Face's last hidden state is the output of ln_f.
+      if (options.outputHiddenStates) hidden[hidden.length - 1] = h;
+      const logits = this.config.task === 'sequence_classification'
+        ? linear(gatherPositions(h, lastNonPadPositions(inputs.inputIds, this.config.pad_token_id)), { weight: this.head!, bias: null })
+        : linear(h, { weight: this.head ?? this.wte, bias: null });
+      return options.outputHiddenStates ? { logits, hiddenStates: hidden as tf.Tensor3D[] } : { logits };
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of this.namedParameters().values()) v.dispose();
+    this.disposed = true;
+  }
+}
