@@ -2,6 +2,7 @@ export * from './tokenizer';
 export * from './wordpiece';
 export * from './hfTokenizer';
 export * from './loadTokenizer';
+export * from './bpeTokenizer';
 export * from '../util/random';
 export * from './metrics';
 export * from './glue';
