@@ -90,5 +90,5 @@ export function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): 
       maskToken: tokenName(config, 'mask_token'),
     });
   }
-  throw new Error(`${dir}: no tokenizer found (looked for tokenizer.json, vocab.txt, and vocab.json with merges.txt)`);
+  throw new Error(`${dir}: no tokenizer found (looked for tokenizer.json and vocab.txt, and for vocab.json with merges.txt)`);
 }
