@@ -15,4 +15,4 @@ export { optArchitecture, parseOptConfig, serializeOptConfig } from './opt';
 export { gpt2Architecture, parseGpt2Config, serializeGpt2Config } from './gpt2';
 export { saveTensorFile, loadTensorFile } from './tensorFile';
 export { denseConfig } from './denseExport';
-export { loadModelDir, saveModelDir, fileTensorPlan, toFileLayout, type Architecture, type CheckpointModel, type Loaded, type LoadOptions, type SaveOptions } from './modelDir';
+export { loadModelDir, saveModelDir, fileTensorPlan, toFileLayout, type ModelTask, type Architecture, type CheckpointModel, type Loaded, type LoadOptions, type SaveOptions } from './modelDir';

@@ -60,7 +60,15 @@ export interface Architecture<C, M extends CheckpointModel<C>> {
   setNumLabels(config: C, n: number): void;
   /** Maps the file's tensor names to the model's (a base-model checkpoint lacks the task prefix). */
   canonicalName(name: string, fileNames: ReadonlySet<string>): string;
+  /**
+   * Puts another head on the config (`LoadOptions.task`) and sets a missing padding id; absent
+   * for an architecture with one head. `fail` names the file.
+   */
+  adapt?(config: C, request: { task?: ModelTask; padTokenId?: number }, fail: (msg: string) => never): void;
 }
+
+/** The heads a model directory may be loaded with. */
+export type ModelTask = 'sequence_classification' | 'causal_lm';
 
 export interface LoadOptions {
   /**
@@ -80,6 +88,14 @@ export interface LoadOptions {
   seed?: number;
   /** Seed of the dropout masks. Default 0. */
   dropoutSeed?: number;
+  /**
+   * The head to load the model with, when not the one its config names: a causal-LM checkpoint
+   * (OPT-125m) gets a fresh classification head with `initMissingHead`, its output embedding
+   * ignored. Default: the config's own.
+   */
+  task?: ModelTask;
+  /** Padding id for a config without one (GPT-2): the tokenizer's, as `transformers` users set it. */
+  padTokenId?: number;
 }
 
 export interface Loaded<C, M> {
@@ -196,6 +212,11 @@ export function loadModelDir<C, M extends CheckpointModel<C>>(arch: Architecture
   const json = readJson(configFile);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new CheckpointError('config is not a JSON object', { file: configFile });
   const config = arch.parseConfig(json as Record<string, unknown>, configFile);
+  if (options.task !== undefined || options.padTokenId !== undefined) {
+    const fail = (msg: string): never => { throw new CheckpointError(msg, { file: configFile }); };
+    if (arch.adapt) arch.adapt(config, { task: options.task, padTokenId: options.padTokenId }, fail);
+    else if (options.task !== undefined && options.task !== 'sequence_classification') fail(`${arch.className(config)} has no ${options.task} head`);
+  }
   const fileLabels = arch.numLabels(config);
   const hasClassifier = arch.classifier.length > 0;
   if (hasClassifier && options.numLabels !== undefined && options.numLabels !== fileLabels) arch.setNumLabels(config, options.numLabels);

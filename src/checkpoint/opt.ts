@@ -99,6 +99,15 @@ export const optArchitecture: Architecture<OptConfig, OptModel> = {
     delete config.id2label;
     delete config.label2id;
   },
+  adapt(config, request, fail) {
+    if (request.task !== undefined) config.task = request.task;
+    if (config.pad_token_id === null && request.padTokenId !== undefined) config.pad_token_id = request.padTokenId;
+    else if (config.task === 'sequence_classification' && request.padTokenId !== undefined && config.pad_token_id !== request.padTokenId) {
+      // The head reads each row's last token that is not pad_token_id: batches padded with another id would be read at the padding.
+      fail(`config pad_token_id ${config.pad_token_id} is not the tokenizer's padding id ${request.padTokenId}: classification reads each row's last non-padding token, so they must agree`);
+    }
+    if (config.task === 'sequence_classification' && config.pad_token_id === null) fail(`config has no pad_token_id: a classification head reads each row's last non-padding token`);
+  },
   // `OPTModel` checkpoints name their tensors `decoder.*`, without the `model.` prefix.
   canonicalName: (name, fileNames) => (name.startsWith('decoder.') && !fileNames.has(`model.${name}`) ? `model.${name}` : name),
 };

@@ -1,13 +1,12 @@
 /** Loading and saving the checkpoints that the commands take and write, with their tokenizer files. */
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabelCountError, loadBertCheckpoint, saveBertCheckpoint } from '../checkpoint';
+import { LabelCountError } from '../checkpoint';
 import { NEGATION_TASK_DIR } from '../data';
 import { BUILTIN_TASK } from '../train/taskData';
+import { loadTaskModel as loadModelDir, type TaskModel } from '../train/taskModel';
 import { UsageError } from './args';
-import { BertTaskModel } from '../train/bertTask';
-
-const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+import { TOKENIZER_FILES } from './setup';
 
 /** The one-line refusal of a checkpoint whose classifier does not fit the task. */
 export function labelCountMessage(modelDir: string, err: LabelCountError, task: string, remedy: string): string {
@@ -18,9 +17,9 @@ export function labelCountMessage(modelDir: string, err: LabelCountError, task: 
  * Loads a checkpoint as it is. With `task`, its classifier must have the task's label count: a
  * model of another size is refused in one line rather than scored on labels it does not predict.
  */
-export function loadTaskModel(dir: string, task?: { name: string; numLabels: number }): BertTaskModel {
+export function loadTaskModel(dir: string, task?: { name: string; numLabels: number; languageModel?: boolean }): TaskModel {
   try {
-    return new BertTaskModel(loadBertCheckpoint(dir, task ? { numLabels: task.numLabels } : {}).model);
+    return loadModelDir(dir, task && !task.languageModel ? { numLabels: task.numLabels } : {}).model;
   } catch (err) {
     if (err instanceof LabelCountError && task) {
       throw new UsageError(labelCountMessage(dir, err, task.name, `evaluate it on a task with ${err.checkpointLabels} labels, or fine-tune it first (train --reinit-classifier)`));
@@ -37,9 +36,9 @@ export function loadTaskModel(dir: string, task?: { name: string; numLabels: num
 export function requireTokenizer(dir: string, task: string): void {
   const vocab = join(dir, 'vocab.txt');
   const builtin = join(NEGATION_TASK_DIR, 'vocab.txt');
-  if (!existsSync(vocab) && !existsSync(join(dir, 'tokenizer.json'))) {
+  if (!existsSync(vocab) && !existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json'))) {
     const hint = task === BUILTIN_TASK ? ` (the built-in task's is ${builtin})` : '';
-    throw new Error(`${dir} has no tokenizer (vocab.txt or tokenizer.json): eval needs the one the model was trained with; copy it into ${dir}${hint}`);
+    throw new Error(`${dir} has no tokenizer (vocab.txt, tokenizer.json or vocab.json): eval needs the one the model was trained with; copy it into ${dir}${hint}`);
   }
   if (task === BUILTIN_TASK && !(existsSync(vocab) && readFileSync(vocab).equals(readFileSync(builtin)))) {
     throw new Error(`${existsSync(vocab) ? vocab : dir + ' (no vocab.txt)'} is not the built-in task's vocabulary (${builtin}): the model was trained on another tokenizer; evaluate it on its own task`);
@@ -51,16 +50,16 @@ export function requireTokenizer(dir: string, task: string): void {
  * directory. `dense`: original shapes with zeros in place of removed parts (loads in any transformers).
  * Returns a one-line note when `from` has no tokenizer to copy (then neither has `out`), else null.
  */
-export function saveTaskModel(model: BertTaskModel, out: string, from: string, options: { dense?: boolean } = {}): string | null {
+export function saveTaskModel(model: TaskModel, out: string, from: string, options: { dense?: boolean } = {}): string | null {
   if (existsSync(join(out, 'model.safetensors')) && out !== from) {
     throw new Error(`${out} already holds a model; choose another --out`);
   }
   mkdirSync(out, { recursive: true });
-  saveBertCheckpoint(model.bert, out, { dense: options.dense === true });
+  model.save(out, { dense: options.dense === true });
   if (out === from) return null;
   for (const f of TOKENIZER_FILES) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(out, f));
-  if (!existsSync(join(from, 'vocab.txt')) && !existsSync(join(from, 'tokenizer.json'))) {
-    return `note: ${from} has no tokenizer files (vocab.txt, tokenizer.json): ${out} has none either; copy them in before eval`;
+  if (!existsSync(join(from, 'vocab.txt')) && !existsSync(join(from, 'tokenizer.json')) && !existsSync(join(from, 'vocab.json'))) {
+    return `note: ${from} has no tokenizer files (vocab.txt, tokenizer.json, vocab.json): ${out} has none either; copy them in before eval`;
   }
   return null;
 }

@@ -97,6 +97,7 @@ export function taskFromArchitectures(architectures: unknown, family: string, lm
 export interface DecoderModel {
   readonly config: { task: DecoderTask; pad_token_id: number | null; num_labels: number; problem_type?: ProblemType | null; vocab_size: number };
   readonly hiddenSize: number;
+  readonly maxPositions: number;
   readonly parameterTable: readonly ParamSpec[];
   attentionBlocks(): AttentionBlock[];
   mlpBlocks(): MlpBlock[];

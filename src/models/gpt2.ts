@@ -127,6 +127,8 @@ export class Gpt2Model implements PrunableModel {
   readonly config: Gpt2Config;
   readonly hiddenSize: number;
   readonly parameterTable: readonly ParamSpec[];
+  /** Longest sequence the position table covers. */
+  readonly maxPositions: number;
   readonly wte: tf.Variable;
   readonly wpe: tf.Variable;
   readonly layers: Gpt2Layer[];
@@ -144,6 +146,7 @@ export class Gpt2Model implements PrunableModel {
     this.hiddenSize = config.n_embd;
     this.nextDropoutSeed = seededRandom(options.dropoutSeed ?? 0);
     if (config.n_embd % config.n_head !== 0) throw new Error(`n_embd ${config.n_embd} is not a multiple of n_head ${config.n_head}`);
+    this.maxPositions = config.n_positions;
     this.parameterTable = gpt2ParameterTable(config);
     const vars = (this.vars = makeVariables(this.parameterTable, init, this.uid));
     const v = (name: string) => getVariable(vars, name);

@@ -135,6 +135,8 @@ export class OptModel implements PrunableModel {
   readonly config: OptConfig;
   readonly hiddenSize: number;
   readonly parameterTable: readonly ParamSpec[];
+  /** Longest sequence the position table covers. */
+  readonly maxPositions: number;
   readonly embedTokens: tf.Variable;
   readonly embedPositions: tf.Variable;
   readonly projectIn: tf.Variable | null;
@@ -156,6 +158,7 @@ export class OptModel implements PrunableModel {
     if (config.hidden_size % config.num_attention_heads !== 0) {
       throw new Error(`hidden_size ${config.hidden_size} is not a multiple of num_attention_heads ${config.num_attention_heads}`);
     }
+    this.maxPositions = config.max_position_embeddings;
     this.parameterTable = optParameterTable(config);
     const vars = (this.vars = makeVariables(this.parameterTable, init, this.uid));
     const v = (name: string) => getVariable(vars, name);

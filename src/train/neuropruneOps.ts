@@ -1,18 +1,18 @@
 /**
- * The NeuroPrune side of a training run for a BERT task model: the regularized objective, the
+ * The NeuroPrune side of a training run for a task model of any architecture: the regularized objective, the
  * end-of-epoch head elimination and compaction (with the optimizer state following the surviving
  * rows and columns), sparsity accounting and checkpoint I/O.
  */
 import * as tf from '@tensorflow/tfjs';
 import { copyFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadBertCheckpoint, loadTensorFile, saveBertCheckpoint, saveTensorFile } from '../checkpoint';
+import { loadTensorFile, saveTensorFile } from '../checkpoint';
 import type { StructuralChange } from '../models/blocks';
 import {
   attentionGroupL12, attentionGroupL12Value, compactAttentionInputs, compactMlp, eliminateRedundantHeads,
   mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, projectToSparsity, sparsityReport, zeroBelow,
 } from '../neuroprune';
-import { BertTaskModel } from './bertTask';
+import { loadTaskModel, type TaskModel } from './taskModel';
 import type { TrainOptions } from './options';
 import type { TrainerOps } from './trainer';
 
@@ -50,7 +50,7 @@ export interface NeuropruneOpsOptions {
   extraFiles?: string[];
 }
 
-export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<BertTaskModel> {
+export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<TaskModel> {
   return {
     regularizer(model, o) {
       const attn = model.attentionBlocks();
@@ -130,13 +130,12 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
     },
 
     async saveModel(model, dir) {
-      saveBertCheckpoint(model.bert, dir);
+      model.save(dir);
       for (const f of options.extraFiles ?? []) copyFileSync(f, join(dir, basename(f)));
     },
 
     async loadModel(dir) {
-      const { model } = loadBertCheckpoint(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {});
-      return new BertTaskModel(model);
+      return loadTaskModel(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {}).model;
     },
 
     saveTensors: saveTensorFile,

@@ -3,13 +3,15 @@ import { taskData } from '../../train/taskData';
 import { evaluate } from '../../train/trainer';
 import { helpText, parseCommandArgs, requiredString, stringOption, type OptionTable } from '../args';
 import { loadTaskModel, requireTokenizer } from '../checkpointIo';
-import { checkInputsFit, checkTaskName, loadTask } from '../setup';
+import { checkInputsFit, checkTaskName, defaultTask, loadTask } from '../setup';
 import { intOption, TASK_FLAGS } from '../trainOptions';
 
 const TABLE: OptionTable = {
   model: { type: 'string', value: 'DIR', help: 'the checkpoint to evaluate (required)' },
   task: TASK_FLAGS.task,
   'glue-dir': TASK_FLAGS['glue-dir'],
+  text: TASK_FLAGS.text,
+  'dev-text': TASK_FLAGS['dev-text'],
   'max-length': TASK_FLAGS['max-length'],
   'limit-dev': TASK_FLAGS['limit-dev'],
   'batch-size': { type: 'string', value: 'N', help: 'examples per forward pass', default: '64' },
@@ -25,13 +27,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const modelDir = requiredString(values, 'model', 'eval');
   for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
-  const taskName = stringOption(values, 'task') ?? 'negation';
+  const taskName = stringOption(values, 'task') ?? defaultTask({ modelDir });
   checkTaskName(taskName);
   requireTokenizer(modelDir, taskName);
-  const task = loadTask({ task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length') });
+  const task = loadTask({
+    task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length'),
+    textFile: stringOption(values, 'text'), devTextFile: stringOption(values, 'dev-text'),
+  });
   const model = loadTaskModel(modelDir, task);
   try {
-    checkInputsFit(task, model.bert.config);
+    checkInputsFit(task, { max_position_embeddings: model.maxPositions });
     const data = taskData(task, { batchSize: intOption(values, 'batch-size') ?? 64, seed: 0, padId: task.tokenizer.special.pad, limitDev: intOption(values, 'limit-dev') });
     const t0 = performance.now();
     const metrics = evaluate(model, data);

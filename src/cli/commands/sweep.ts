@@ -9,7 +9,7 @@ import { expandGrid, paperGrid, parseNumberList, parseShard, pointKey, shardOf, 
 import { taskData } from '../../train/taskData';
 import { train, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
-import { loadModel, loadTask, tokenizerFiles } from '../setup';
+import { defaultTask, loadModel, loadTask, tokenizerFiles } from '../setup';
 import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
 
@@ -83,7 +83,11 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   for (const p of points) validateTrainOptions(pointOptions(p, base));
   const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
   const configFile = stringOption(values, 'config');
-  const taskChoice = { task: stringOption(values, 'task') ?? 'negation', glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
+  const modelChoice = { modelDir: stringOption(values, 'model'), configFile, modelType: stringOption(values, 'model-type') };
+  const taskChoice = {
+    task: stringOption(values, 'task') ?? defaultTask(modelChoice), glueDir: stringOption(values, 'glue-dir'), ...modelChoice, maxLength: intOption(values, 'max-length'),
+    textFile: stringOption(values, 'text'), devTextFile: stringOption(values, 'dev-text'),
+  };
   const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
   const setup = runSetup(values, taskChoice);
   // A point is done only when a line with the same key exists: same grid values and same settings.
@@ -110,7 +114,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       if (interrupt.stopRequested()) return 130;
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
       const result = await runPoint(p, settings(p), base, task.name, data, runsDir, interrupt.stopRequested, {
-        load: () => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task),
+        load: () => loadModel({ ...modelChoice, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task),
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
         setup,
       });

@@ -8,7 +8,7 @@ import { train, type EpochRecord, type SetupValue, type TrainResult } from '../.
 import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
 import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
-import { DEFAULT_MODEL_DIR, loadModel, loadTask, tokenizerFiles, type TaskChoice } from '../setup';
+import { defaultTask, loadModel, loadTask, resolveModel, tokenizerFiles, type TaskChoice } from '../setup';
 import { intOption, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 
 export const TRAIN_TABLE: OptionTable = {
@@ -22,12 +22,15 @@ export const TRAIN_TABLE: OptionTable = {
 };
 
 export const TRAIN_HELP = helpText('train',
-  'Fine-tunes a BERT with NeuroPrune (Algorithm 1), or a baseline, and evaluates on dev after each epoch.\n' +
-  'With no arguments it trains a small BERT from scratch on the built-in negation-scope task.',
+  'Fine-tunes a BERT, OPT or GPT-2 with NeuroPrune (Algorithm 1), or a baseline, and evaluates on dev after each epoch.\n' +
+  'With no arguments it trains a small BERT from scratch on the built-in negation-scope task; with --model-type opt\n' +
+  '(or gpt2) a small decoder on the built-in text corpus, reporting its perplexity.',
   TRAIN_TABLE, [
     'neuroprune train',
     'neuroprune train --mode finetune --epochs 5 --out runs/ft',
     'neuroprune train --out runs/ft --resume',
+    'neuroprune train --model-type opt --epochs 3',
+    'neuroprune train --model ./opt-125m --task text --text wiki.train.txt --dev-text wiki.valid.txt --max-length 128',
     'neuroprune train --task rte --glue-dir ../glue --model ./bert-base-uncased --alpha 1e-5 --beta 1e-5 --theta 0.2',
   ]);
 
@@ -56,13 +59,22 @@ export function runSetup(values: Parsed['values'], choice: TaskChoice): Record<s
   return {
     '--task': choice.task,
     '--glue-dir': path('glue-dir'),
-    '--model': path('model') ?? (config === null && choice.task === 'negation' ? resolve(DEFAULT_MODEL_DIR) : null),
+    '--model': path('model') ?? (config === null ? defaultModelDir(choice) : null),
     '--config': config,
     '--max-length': choice.maxLength ?? null,
+    '--model-type': choice.modelType ?? null,
+    '--text': path('text'),
+    '--dev-text': path('dev-text'),
     '--limit-train': stringOption(values, 'limit-train') === undefined ? null : Number(stringOption(values, 'limit-train')),
     '--limit-dev': stringOption(values, 'limit-dev') === undefined ? null : Number(stringOption(values, 'limit-dev')),
     tokenizer: hash.digest('hex').slice(0, 16),
   };
+}
+
+/** The checkpoint a run without --model and --config starts from (absolute), or null for a fresh model. */
+function defaultModelDir(choice: TaskChoice): string | null {
+  const model = resolveModel({ task: choice.task, modelType: choice.modelType });
+  return 'modelDir' in model ? resolve(model.modelDir) : null;
 }
 
 /** Quotes an argument for a POSIX shell when it needs it. */
@@ -113,8 +125,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.help) { console.log(TRAIN_HELP); return 0; }
   const json = values.json === true;
   const options = trainOptionsFrom(values, json || values.quiet === true);
-  const taskName = stringOption(values, 'task') ?? 'negation';
-  const taskChoice = { task: taskName, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
+  const modelChoice = { modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), modelType: stringOption(values, 'model-type') };
+  const taskName = stringOption(values, 'task') ?? defaultTask(modelChoice);
+  const taskChoice = {
+    task: taskName, glueDir: stringOption(values, 'glue-dir'), ...modelChoice, maxLength: intOption(values, 'max-length'),
+    textFile: stringOption(values, 'text'), devTextFile: stringOption(values, 'dev-text'),
+  };
   // Cheap checks first: a bad flag costs no compute.
   validateTrainOptions(options);
   const report = await initBackend();
@@ -122,7 +138,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
-  const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  const model = loadModel({ ...modelChoice, seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
   process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
 
