@@ -6,6 +6,7 @@ import { Gpt2Model, gpt2ParameterTable, type Gpt2Config } from '../models/gpt2';
 import { taskFromArchitectures } from '../models/decoder';
 import { fieldReader, readLabels, readPruning, serializeLabels, writePruning } from './configFields';
 import { denseConfig } from './denseExport';
+import { decoderHeads } from './decoderHeads';
 import type { Architecture } from './modelDir';
 
 const REQUIRED = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const;
@@ -88,23 +89,7 @@ export const gpt2Architecture: Architecture<Gpt2Config, Gpt2Model> = {
   create: (config, init, options) => new Gpt2Model(config, init, options),
   // The causal-mask buffers of older checkpoints, and the tied output embedding.
   isIgnorable: (name) => /\.attn\.(bias|masked_bias)$/.test(name) || name === 'lm_head.weight',
-  isHead: (name) => name === 'score.weight',
-  classifier: ['score.weight'],
-  numLabels: (config) => (config.task === 'sequence_classification' ? config.num_labels : null),
-  setNumLabels(config, n) {
-    config.num_labels = n;
-    delete config.id2label;
-    delete config.label2id;
-  },
-  adapt(config, request, fail) {
-    if (request.task !== undefined) config.task = request.task;
-    if (config.pad_token_id === null && request.padTokenId !== undefined) config.pad_token_id = request.padTokenId;
-    else if (config.task === 'sequence_classification' && request.padTokenId !== undefined && config.pad_token_id !== request.padTokenId) {
-      // The head reads each row's last token that is not pad_token_id: batches padded with another id would be read at the padding.
-      fail(`config pad_token_id ${config.pad_token_id} is not the tokenizer's padding id ${request.padTokenId}: classification reads each row's last non-padding token, so they must agree`);
-    }
-    if (config.task === 'sequence_classification' && config.pad_token_id === null) fail(`config has no pad_token_id: a classification head reads each row's last non-padding token`);
-  },
+  ...decoderHeads(),
   // `GPT2Model` checkpoints (the published `gpt2` among them) name their tensors without `transformer.`.
   canonicalName(name, fileNames) {
     const bare = !fileNames.has('transformer.wte.weight') && fileNames.has('wte.weight');

@@ -6,6 +6,7 @@ import { OptModel, optParameterTable, type OptConfig } from '../models/opt';
 import { taskFromArchitectures } from '../models/decoder';
 import { fieldReader, readLabels, readPruning, serializeLabels, writePruning } from './configFields';
 import { denseConfig } from './denseExport';
+import { decoderHeads } from './decoderHeads';
 import type { Architecture } from './modelDir';
 
 const REQUIRED = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'ffn_dim', 'max_position_embeddings'] as const;
@@ -91,23 +92,7 @@ export const optArchitecture: Architecture<OptConfig, OptModel> = {
   create: (config, init, options) => new OptModel(config, init, options),
   // Older checkpoints store the tied output embedding as lm_head.weight too.
   isIgnorable: (name) => name === 'lm_head.weight',
-  isHead: (name) => name === 'score.weight',
-  classifier: ['score.weight'],
-  numLabels: (config) => (config.task === 'sequence_classification' ? config.num_labels : null),
-  setNumLabels(config, n) {
-    config.num_labels = n;
-    delete config.id2label;
-    delete config.label2id;
-  },
-  adapt(config, request, fail) {
-    if (request.task !== undefined) config.task = request.task;
-    if (config.pad_token_id === null && request.padTokenId !== undefined) config.pad_token_id = request.padTokenId;
-    else if (config.task === 'sequence_classification' && request.padTokenId !== undefined && config.pad_token_id !== request.padTokenId) {
-      // The head reads each row's last token that is not pad_token_id: batches padded with another id would be read at the padding.
-      fail(`config pad_token_id ${config.pad_token_id} is not the tokenizer's padding id ${request.padTokenId}: classification reads each row's last non-padding token, so they must agree`);
-    }
-    if (config.task === 'sequence_classification' && config.pad_token_id === null) fail(`config has no pad_token_id: a classification head reads each row's last non-padding token`);
-  },
+  ...decoderHeads(),
   // `OPTModel` checkpoints name their tensors `decoder.*`, without the `model.` prefix.
   canonicalName: (name, fileNames) => (name.startsWith('decoder.') && !fileNames.has(`model.${name}`) ? `model.${name}` : name),
 };

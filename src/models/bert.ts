@@ -11,12 +11,12 @@
  * Orientation is PyTorch's: `weight[out, in]`, `y = x @ weight^T + bias`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
-import { seededRandom } from '../util/random';
-import { attention, dropout, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
-import { attentionBlock, currentLayout, layerLayouts as denseLayerLayouts, mlpBlock, type LayerLayout, type NeuroPruneLayout } from './layout';
+import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
+import { TableModelBase } from './tableModel';
+import { attention, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
+import { attentionBlock, layerLayouts as denseLayerLayouts, mlpBlock, type LayerLayout, type NeuroPruneLayout } from './layout';
 import {
-  getVariable, linearOf, makeVariables, namedFromTable, parameterShapes, tableInit, type ParameterInit, type ParamSpec,
+  getVariable, linearOf, parameterShapes, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 import { problemType, sequenceClassificationLoss, type ProblemType } from './losses';
 
@@ -189,9 +189,7 @@ export interface BertModelOptions {
 let modelCounter = 0;
 
 /** `BertForSequenceClassification`: encoder, pooler, classifier (or regression head). */
-export class BertForSequenceClassification implements PrunableModel {
-  readonly config: BertConfig;
-  readonly hiddenSize: number;
+export class BertForSequenceClassification extends TableModelBase<BertConfig> {
 
   readonly embeddings: {
     wordEmbeddings: tf.Variable;
@@ -203,27 +201,13 @@ export class BertForSequenceClassification implements PrunableModel {
   readonly pooler: Linear;
   readonly classifier: Linear;
 
-  /** The table the model was built from (names, roles; shapes as built). */
-  readonly parameterTable: readonly ParamSpec[];
-  /** Every variable as made; those of the blocks are read through the blocks (pruning replaces them). */
-  private readonly vars: Map<string, tf.Variable>;
-  private readonly uid = `m${++modelCounter}`;
-  private nextDropoutSeed: () => number;
-  private disposed = false;
 
   /**
    * Builds the model, asking `init` for every parameter of `bertParameterShapes(config)`.
    * If `init` throws, the variables made so far are disposed before the error propagates.
    */
   constructor(config: BertConfig, init: ParameterInit, options: BertModelOptions = {}) {
-    this.config = structuredClone(config);
-    this.hiddenSize = config.hidden_size;
-    this.nextDropoutSeed = seededRandom(options.dropoutSeed ?? 0);
-    if (config.hidden_size % config.num_attention_heads !== 0) {
-      throw new Error(`hidden_size ${config.hidden_size} is not a multiple of num_attention_heads ${config.num_attention_heads}`);
-    }
-    this.parameterTable = bertParameterTable(config);
-    this.vars = makeVariables(this.parameterTable, init, this.uid);
+    super(config, config.hidden_size, bertParameterTable(config), init, `m${++modelCounter}`, options.dropoutSeed);
     const vars = this.vars;
     const v = (name: string) => getVariable(vars, name);
     const lin = (prefix: string): Linear => linearOf(vars, prefix);
@@ -268,33 +252,11 @@ export class BertForSequenceClassification implements PrunableModel {
   }
 
   /**
-   * Every parameter with its Hugging Face name, in checkpoint order. Read from the block records
-   * on each call, so it follows head removal and compaction.
-   */
-  namedParameters(): Map<string, tf.Variable> {
-    return namedFromTable(this.parameterTable, this.vars, this.attentionBlocks(), this.mlpBlocks());
-  }
-
-  /** The trainable variables (for `optimizer.minimize` / `tf.variableGrads`). */
-  trainableVariables(): tf.Variable[] {
-    return [...this.namedParameters().values()].filter((v) => v.trainable);
-  }
-
-  /**
    * The config that describes the model as it is now: `pruned_heads` from the blocks' `headIds`
    * and, when a layer differs from the dense shape, the `neuroprune` layout. Used by save.
    */
   currentConfig(): BertConfig {
-    const cfg: BertConfig = structuredClone(this.config);
-    const { prunedHeads, layout } = currentLayout(this.attentionBlocks(), this.mlpBlocks(), cfg.num_attention_heads, cfg.intermediate_size);
-    if (prunedHeads) cfg.pruned_heads = prunedHeads; else delete cfg.pruned_heads;
-    if (layout) cfg.neuroprune = layout; else delete cfg.neuroprune;
-    return cfg;
-  }
-
-  private dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
-    if (!training || rate <= 0) return x;
-    return dropout(x, rate, Math.floor(this.nextDropoutSeed() * 2 ** 31));
+    return this.prunedConfig(this.config.num_attention_heads, this.config.intermediate_size);
   }
 
   /** Embedding output `[batch, seq, hidden]`: word + position + token type, LayerNorm, dropout. */
@@ -338,9 +300,8 @@ export class BertForSequenceClassification implements PrunableModel {
 
   /** Logits `[batch, num_labels]` and, on request, all hidden states. */
   forward(inputs: BertInputs, options: BertForwardOptions = {}): BertOutput {
-    if (this.disposed) throw new Error('BertForSequenceClassification: forward after dispose()');
+    this.beginForward(options.dropoutSeed);
     const training = options.training ?? false;
-    if (options.dropoutSeed !== undefined) this.nextDropoutSeed = seededRandom(options.dropoutSeed);
     const result = tf.tidy(() => {
       const additiveMask = inputs.attentionMask ? paddingToAdditiveMask(inputs.attentionMask) : undefined;
       let h: tf.Tensor = this.embed(inputs, training);
@@ -368,12 +329,6 @@ export class BertForSequenceClassification implements PrunableModel {
     return result;
   }
 
-  /** Frees every variable. The model is unusable afterwards. */
-  dispose(): void {
-    if (this.disposed) return;
-    for (const v of this.namedParameters().values()) v.dispose();
-    this.disposed = true;
-  }
 }
 
 /**

@@ -13,18 +13,18 @@
  * kept heads of Q, then of K, then of V, as Hugging Face's `prune_heads` leaves it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
+import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import { embeddingLookup } from './bert';
 import {
   causalAdditiveMask, gatherPositions, lastNonPadPositions,
   type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
 } from './decoder';
-import { attention, dropout, layerNorm, linear, mlp } from './layers';
-import { attentionBlock, currentLayout, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
+import { attention, layerNorm, linear, mlp } from './layers';
+import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
-  getVariable, linearOf, makeVariables, namedFromTable, tableInit, type ParameterInit, type ParamSpec,
+  getVariable, linearOf, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
-import { seededRandom } from '../util/random';
+import { TableModelBase } from './tableModel';
 
 /** The fields of Hugging Face's `GPT2Config` that the model uses, with their JSON names. */
 export interface Gpt2Config extends DecoderLabels {
@@ -123,10 +123,7 @@ export interface Gpt2ModelOptions {
 let modelCounter = 0;
 
 /** `GPT2LMHeadModel` or `GPT2ForSequenceClassification`, as `config.task` says. */
-export class Gpt2Model implements PrunableModel {
-  readonly config: Gpt2Config;
-  readonly hiddenSize: number;
-  readonly parameterTable: readonly ParamSpec[];
+export class Gpt2Model extends TableModelBase<Gpt2Config> {
   /** Longest sequence the position table covers. */
   readonly maxPositions: number;
   readonly wte: tf.Variable;
@@ -136,19 +133,11 @@ export class Gpt2Model implements PrunableModel {
   /** `score` (classification) or an untied `lm_head`; null for the tied language-model head. */
   readonly head: tf.Variable | null;
 
-  private readonly vars: Map<string, tf.Variable>;
-  private readonly uid = `gpt${++modelCounter}`;
-  private nextDropoutSeed: () => number;
-  private disposed = false;
 
   constructor(config: Gpt2Config, init: ParameterInit, options: Gpt2ModelOptions = {}) {
-    this.config = structuredClone(config);
-    this.hiddenSize = config.n_embd;
-    this.nextDropoutSeed = seededRandom(options.dropoutSeed ?? 0);
-    if (config.n_embd % config.n_head !== 0) throw new Error(`n_embd ${config.n_embd} is not a multiple of n_head ${config.n_head}`);
+    super(config, config.n_embd, gpt2ParameterTable(config), init, `gpt${++modelCounter}`, options.dropoutSeed);
     this.maxPositions = config.n_positions;
-    this.parameterTable = gpt2ParameterTable(config);
-    const vars = (this.vars = makeVariables(this.parameterTable, init, this.uid));
+    const vars = this.vars;
     const v = (name: string) => getVariable(vars, name);
     const lin = (prefix: string): Linear => linearOf(vars, prefix);
     const ln = (prefix: string): LayerNormParams => ({ weight: v(`${prefix}.weight`), bias: v(`${prefix}.bias`) });
@@ -179,26 +168,9 @@ export class Gpt2Model implements PrunableModel {
     return this.layers.map((l) => l.mlp);
   }
 
-  namedParameters(): Map<string, tf.Variable> {
-    return namedFromTable(this.parameterTable, this.vars, this.attentionBlocks(), this.mlpBlocks());
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [...this.namedParameters().values()].filter((v) => v.trainable);
-  }
-
   /** The config as the model is now: `pruned_heads` and the `neuroprune` layout from the blocks. */
   currentConfig(): Gpt2Config {
-    const cfg: Gpt2Config = structuredClone(this.config);
-    const { prunedHeads, layout } = currentLayout(this.attentionBlocks(), this.mlpBlocks(), cfg.n_head, cfg.n_inner);
-    if (prunedHeads) cfg.pruned_heads = prunedHeads; else delete cfg.pruned_heads;
-    if (layout) cfg.neuroprune = layout; else delete cfg.neuroprune;
-    return cfg;
-  }
-
-  private dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
-    if (!training || rate <= 0) return x;
-    return dropout(x, rate, Math.floor(this.nextDropoutSeed() * 2 ** 31));
+    return this.prunedConfig(this.config.n_head, this.config.n_inner);
   }
 
   /** `wte[ids] + wpe[0..T-1]`, dropout. */
@@ -226,9 +198,8 @@ export class Gpt2Model implements PrunableModel {
 
   /** Logits (`[B, T, vocab]` or `[B, num_labels]`) and, on request, all hidden states. */
   forward(inputs: DecoderInputs, options: DecoderForwardOptions = {}): DecoderOutput {
-    if (this.disposed) throw new Error('Gpt2Model: forward after dispose()');
+    this.beginForward(options.dropoutSeed);
     const training = options.training ?? false;
-    if (options.dropoutSeed !== undefined) this.nextDropoutSeed = seededRandom(options.dropoutSeed);
     return tf.tidy(() => {
       const mask = causalAdditiveMask(inputs.inputIds.shape[1], inputs.attentionMask);
       let h: tf.Tensor = this.embed(inputs, training);
@@ -255,9 +226,4 @@ export class Gpt2Model implements PrunableModel {
     });
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    for (const v of this.namedParameters().values()) v.dispose();
-    this.disposed = true;
-  }
 }

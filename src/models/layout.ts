@@ -44,6 +44,7 @@ export interface LayerLayout {
 /** Reads the per-layer layout; throws on indices out of range. */
 export function layerLayouts(dense: DenseLayers): LayerLayout[] {
   const { numLayers: n, numHeads: k, hiddenSize: d } = dense;
+  if (d % k !== 0) throw new Error(`hidden size ${d} is not a multiple of the ${k} attention heads`);
   const headSize = d / k;
   const out: LayerLayout[] = [];
   for (let l = 0; l < n; l++) {

@@ -13,17 +13,17 @@
  * Hugging Face names, shapes and initialisation.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from './blocks';
+import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import { embeddingLookup } from './bert';
-import { seededRandom } from '../util/random';
+import { TableModelBase } from './tableModel';
 import {
   causalAdditiveMask, gatherPositions, lastNonPadPositions,
   type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
 } from './decoder';
-import { attention, dropout, layerNorm, linear, mlp } from './layers';
-import { attentionBlock, currentLayout, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
+import { attention, layerNorm, linear, mlp } from './layers';
+import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
-  getVariable, linearOf, makeVariables, namedFromTable, tableInit, type ParameterInit, type ParamSpec,
+  getVariable, linearOf, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 
 /** The fields of Hugging Face's `OPTConfig` that the model uses, with their JSON names. */
@@ -131,10 +131,7 @@ export interface OptModelOptions {
 let modelCounter = 0;
 
 /** `OPTForCausalLM` or `OPTForSequenceClassification`, as `config.task` says. */
-export class OptModel implements PrunableModel {
-  readonly config: OptConfig;
-  readonly hiddenSize: number;
-  readonly parameterTable: readonly ParamSpec[];
+export class OptModel extends TableModelBase<OptConfig> {
   /** Longest sequence the position table covers. */
   readonly maxPositions: number;
   readonly embedTokens: tf.Variable;
@@ -146,21 +143,11 @@ export class OptModel implements PrunableModel {
   /** `score` (classification) or an untied `lm_head`; null for the tied causal-LM head. */
   readonly head: tf.Variable | null;
 
-  private readonly vars: Map<string, tf.Variable>;
-  private readonly uid = `opt${++modelCounter}`;
-  private nextDropoutSeed: () => number;
-  private disposed = false;
 
   constructor(config: OptConfig, init: ParameterInit, options: OptModelOptions = {}) {
-    this.config = structuredClone(config);
-    this.hiddenSize = config.hidden_size;
-    this.nextDropoutSeed = seededRandom(options.dropoutSeed ?? 0);
-    if (config.hidden_size % config.num_attention_heads !== 0) {
-      throw new Error(`hidden_size ${config.hidden_size} is not a multiple of num_attention_heads ${config.num_attention_heads}`);
-    }
+    super(config, config.hidden_size, optParameterTable(config), init, `opt${++modelCounter}`, options.dropoutSeed);
     this.maxPositions = config.max_position_embeddings;
-    this.parameterTable = optParameterTable(config);
-    const vars = (this.vars = makeVariables(this.parameterTable, init, this.uid));
+    const vars = this.vars;
     const v = (name: string) => getVariable(vars, name);
     const lin = (prefix: string): Linear => linearOf(vars, prefix);
     const ln = (prefix: string): LayerNormParams => ({ weight: v(`${prefix}.weight`), bias: v(`${prefix}.bias`) });
@@ -193,26 +180,9 @@ export class OptModel implements PrunableModel {
     return this.layers.map((l) => l.mlp);
   }
 
-  namedParameters(): Map<string, tf.Variable> {
-    return namedFromTable(this.parameterTable, this.vars, this.attentionBlocks(), this.mlpBlocks());
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [...this.namedParameters().values()].filter((v) => v.trainable);
-  }
-
   /** The config as the model is now: `pruned_heads` and the `neuroprune` layout from the blocks. */
   currentConfig(): OptConfig {
-    const cfg: OptConfig = structuredClone(this.config);
-    const { prunedHeads, layout } = currentLayout(this.attentionBlocks(), this.mlpBlocks(), cfg.num_attention_heads, cfg.ffn_dim);
-    if (prunedHeads) cfg.pruned_heads = prunedHeads; else delete cfg.pruned_heads;
-    if (layout) cfg.neuroprune = layout; else delete cfg.neuroprune;
-    return cfg;
-  }
-
-  private dropout(x: tf.Tensor, rate: number, training: boolean): tf.Tensor {
-    if (!training || rate <= 0) return x;
-    return dropout(x, rate, Math.floor(this.nextDropoutSeed() * 2 ** 31));
+    return this.prunedConfig(this.config.num_attention_heads, this.config.ffn_dim);
   }
 
   /** Token embeddings (through `project_in`) plus positions `cumsum(mask) - 1 + offset`. */
@@ -251,9 +221,8 @@ export class OptModel implements PrunableModel {
 
   /** Logits (`[B, T, vocab]` or `[B, num_labels]`) and, on request, all hidden states. */
   forward(inputs: DecoderInputs, options: DecoderForwardOptions = {}): DecoderOutput {
-    if (this.disposed) throw new Error('OptModel: forward after dispose()');
+    this.beginForward(options.dropoutSeed);
     const training = options.training ?? false;
-    if (options.dropoutSeed !== undefined) this.nextDropoutSeed = seededRandom(options.dropoutSeed);
     return tf.tidy(() => {
       const mask = causalAdditiveMask(inputs.inputIds.shape[1], inputs.attentionMask);
       let h: tf.Tensor = this.embed(inputs);
@@ -281,9 +250,4 @@ export class OptModel implements PrunableModel {
     });
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    for (const v of this.namedParameters().values()) v.dispose();
-    this.disposed = true;
-  }
 }
