@@ -4,9 +4,20 @@
  * non-padding token.
  */
 import type { DecoderLabels, DecoderTask } from '../models/decoder';
+import type { PrunedConfig } from '../models/tableModel';
+import { writePruning } from './configFields';
 import type { Architecture } from './modelDir';
 
-type DecoderConfig = DecoderLabels & { task: DecoderTask; pad_token_id: number | null };
+type DecoderConfig = DecoderLabels & { task: DecoderTask; pad_token_id: number | null; bos_token_id?: number; eos_token_id?: number };
+
+/** The optional fields a decoder config ends with, as Hugging Face writes them (ids, problem type, pruning). */
+export function writeDecoderTail(cfg: DecoderConfig & PrunedConfig, out: Record<string, unknown>): Record<string, unknown> {
+  if (cfg.bos_token_id !== undefined) out.bos_token_id = cfg.bos_token_id;
+  if (cfg.eos_token_id !== undefined) out.eos_token_id = cfg.eos_token_id;
+  if (cfg.problem_type) out.problem_type = cfg.problem_type;
+  writePruning(cfg, out);
+  return out;
+}
 type HeadFields = 'isHead' | 'classifier' | 'numLabels' | 'setNumLabels' | 'adapt';
 
 export function decoderHeads<C extends DecoderConfig>(): Pick<Architecture<C, never>, HeadFields> {

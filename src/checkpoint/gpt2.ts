@@ -4,9 +4,9 @@
  */
 import { Gpt2Model, gpt2ParameterTable, type Gpt2Config } from '../models/gpt2';
 import { taskFromArchitectures } from '../models/decoder';
-import { fieldReader, readLabels, readPruning, serializeLabels, writePruning } from './configFields';
+import { fieldReader, readLabels, readPruning, serializeLabels } from './configFields';
 import { denseConfig } from './denseExport';
-import { decoderHeads } from './decoderHeads';
+import { decoderHeads, writeDecoderTail } from './decoderHeads';
 import type { Architecture } from './modelDir';
 
 const REQUIRED = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const;
@@ -72,11 +72,7 @@ export function serializeGpt2Config(cfg: Gpt2Config): Record<string, unknown> {
     tie_word_embeddings: cfg.tie_word_embeddings,
     ...serializeLabels(cfg),
   };
-  if (cfg.bos_token_id !== undefined) out.bos_token_id = cfg.bos_token_id;
-  if (cfg.eos_token_id !== undefined) out.eos_token_id = cfg.eos_token_id;
-  if (cfg.problem_type) out.problem_type = cfg.problem_type;
-  writePruning(cfg, out);
-  return out;
+  return writeDecoderTail(cfg, out);
 }
 
 export const gpt2Architecture: Architecture<Gpt2Config, Gpt2Model> = {

@@ -4,9 +4,9 @@
  */
 import { OptModel, optParameterTable, type OptConfig } from '../models/opt';
 import { taskFromArchitectures } from '../models/decoder';
-import { fieldReader, readLabels, readPruning, serializeLabels, writePruning } from './configFields';
+import { fieldReader, readLabels, readPruning, serializeLabels } from './configFields';
 import { denseConfig } from './denseExport';
-import { decoderHeads } from './decoderHeads';
+import { decoderHeads, writeDecoderTail } from './decoderHeads';
 import type { Architecture } from './modelDir';
 
 const REQUIRED = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'ffn_dim', 'max_position_embeddings'] as const;
@@ -75,11 +75,7 @@ export function serializeOptConfig(cfg: OptConfig): Record<string, unknown> {
     tie_word_embeddings: cfg.tie_word_embeddings,
     ...serializeLabels(cfg),
   };
-  if (cfg.bos_token_id !== undefined) out.bos_token_id = cfg.bos_token_id;
-  if (cfg.eos_token_id !== undefined) out.eos_token_id = cfg.eos_token_id;
-  if (cfg.problem_type) out.problem_type = cfg.problem_type;
-  writePruning(cfg, out);
-  return out;
+  return writeDecoderTail(cfg, out);
 }
 
 export const optArchitecture: Architecture<OptConfig, OptModel> = {

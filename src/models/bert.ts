@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import { TableModelBase } from './tableModel';
-import { attention, layerNorm, linear, mlp, paddingToAdditiveMask } from './layers';
+import { attention, layerNorm, linear, mlp, paddingToAdditiveMask, runLayer } from './layers';
 import { attentionBlock, layerLayouts as denseLayerLayouts, mlpBlock, type LayerLayout, type NeuroPruneLayout } from './layout';
 import {
   getVariable, linearOf, parameterShapes, tableInit, type ParameterInit, type ParamSpec,
@@ -189,7 +189,7 @@ export interface BertModelOptions {
 let modelCounter = 0;
 
 /** `BertForSequenceClassification`: encoder, pooler, classifier (or regression head). */
-export class BertForSequenceClassification extends TableModelBase<BertConfig> {
+export class BertForSequenceClassification extends TableModelBase<BertConfig, BertLayer> {
 
   readonly embeddings: {
     wordEmbeddings: tf.Variable;
@@ -243,13 +243,6 @@ export class BertForSequenceClassification extends TableModelBase<BertConfig> {
     return new BertForSequenceClassification(config, randomInit(config, options.seed ?? 0), options);
   }
 
-  attentionBlocks(): AttentionBlock[] {
-    return this.layers.map((l) => l.attention);
-  }
-
-  mlpBlocks(): MlpBlock[] {
-    return this.layers.map((l) => l.mlp);
-  }
 
   /**
    * The config that describes the model as it is now: `pruned_heads` from the blocks' `headIds`
@@ -306,18 +299,10 @@ export class BertForSequenceClassification extends TableModelBase<BertConfig> {
       const additiveMask = inputs.attentionMask ? paddingToAdditiveMask(inputs.attentionMask) : undefined;
       let h: tf.Tensor = this.embed(inputs, training);
       const hidden: tf.Tensor[] = [h];
+      const keep = training || options.outputHiddenStates === true;
       for (const layer of this.layers) {
-        if (training || options.outputHiddenStates) {
-          h = this.layer(layer, h, additiveMask, training);
-          hidden.push(h);
-        } else {
-          // Evaluation keeps nothing for a backward pass: free each layer's temporaries, and its
-          // input, as soon as its output exists (as PyTorch does under no_grad), instead of at the
-          // end of the outer tidy. (Under a gradient tape the tensors it saves are kept anyway.)
-          const input = h;
-          h = tf.tidy(() => this.layer(layer, input, additiveMask, false));
-          input.dispose();
-        }
+        h = runLayer(h, keep, (x) => this.layer(layer, x, additiveMask, training));
+        if (keep) hidden.push(h);
       }
       const [b, , d] = h.shape;
       const first = tf.slice(h, [0, 0, 0], [b, 1, d]).reshape([b, d]);

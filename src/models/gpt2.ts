@@ -19,7 +19,7 @@ import {
   causalAdditiveMask, gatherPositions, lastNonPadPositions,
   type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
 } from './decoder';
-import { attention, layerNorm, linear, mlp } from './layers';
+import { attention, layerNorm, linear, mlp, runLayer } from './layers';
 import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
   getVariable, linearOf, tableInit, type ParameterInit, type ParamSpec,
@@ -123,7 +123,7 @@ export interface Gpt2ModelOptions {
 let modelCounter = 0;
 
 /** `GPT2LMHeadModel` or `GPT2ForSequenceClassification`, as `config.task` says. */
-export class Gpt2Model extends TableModelBase<Gpt2Config> {
+export class Gpt2Model extends TableModelBase<Gpt2Config, Gpt2Layer> {
   /** Longest sequence the position table covers. */
   readonly maxPositions: number;
   readonly wte: tf.Variable;
@@ -160,13 +160,6 @@ export class Gpt2Model extends TableModelBase<Gpt2Config> {
     return new Gpt2Model(config, tableInit(gpt2ParameterTable(config), options.seed ?? 0), options);
   }
 
-  attentionBlocks(): AttentionBlock[] {
-    return this.layers.map((l) => l.attention);
-  }
-
-  mlpBlocks(): MlpBlock[] {
-    return this.layers.map((l) => l.mlp);
-  }
 
   /** The config as the model is now: `pruned_heads` and the `neuroprune` layout from the blocks. */
   currentConfig(): Gpt2Config {
@@ -204,17 +197,10 @@ export class Gpt2Model extends TableModelBase<Gpt2Config> {
       const mask = causalAdditiveMask(inputs.inputIds.shape[1], inputs.attentionMask);
       let h: tf.Tensor = this.embed(inputs, training);
       const hidden: tf.Tensor[] = [h];
+      const keep = training || options.outputHiddenStates === true;
       for (const layer of this.layers) {
-        if (training || options.outputHiddenStates) {
-          h = this.layer(layer, h, mask, training);
-          hidden.push(h);
-        } else {
-          // Evaluation keeps nothing for a backward pass: free each layer's temporaries and its
-          // input as soon as its output exists.
-          const input = h;
-          h = tf.tidy(() => this.layer(layer, input, mask, false));
-          input.dispose();
-        }
+        h = runLayer(h, keep, (x) => this.layer(layer, x, mask, training));
+        if (keep) hidden.push(h);
       }
       h = layerNorm(h, this.lnF.weight, this.lnF.bias, this.config.layer_norm_epsilon);
       // Hugging Face's last hidden state is the output of ln_f.

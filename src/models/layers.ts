@@ -87,6 +87,20 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, dropou
   return linear(merged, block.output);
 }
 
+/**
+ * One layer of a forward pass's layer loop. With `keep` (training, where the gradient tape holds
+ * what it needs anyway, or when the hidden states are returned) the layer runs in the caller's
+ * tidy. Otherwise evaluation keeps nothing for a backward pass: the layer's temporaries, and its
+ * input, are freed as soon as its output exists (as PyTorch does under no_grad), instead of at
+ * the end of the outer tidy.
+ */
+export function runLayer(input: tf.Tensor, keep: boolean, layer: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+  if (keep) return layer(input);
+  const out = tf.tidy(() => layer(input));
+  input.dispose();
+  return out;
+}
+
 /** `output(act(input(x)))`. */
 export function mlp(block: MlpBlock, x: tf.Tensor): tf.Tensor {
   return linear(activate(linear(x, block.input), block.activation), block.output);

@@ -20,7 +20,7 @@ import {
   causalAdditiveMask, gatherPositions, lastNonPadPositions,
   type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
 } from './decoder';
-import { attention, layerNorm, linear, mlp } from './layers';
+import { attention, layerNorm, linear, mlp, runLayer } from './layers';
 import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
   getVariable, linearOf, tableInit, type ParameterInit, type ParamSpec,
@@ -131,7 +131,7 @@ export interface OptModelOptions {
 let modelCounter = 0;
 
 /** `OPTForCausalLM` or `OPTForSequenceClassification`, as `config.task` says. */
-export class OptModel extends TableModelBase<OptConfig> {
+export class OptModel extends TableModelBase<OptConfig, OptLayer> {
   /** Longest sequence the position table covers. */
   readonly maxPositions: number;
   readonly embedTokens: tf.Variable;
@@ -172,13 +172,6 @@ export class OptModel extends TableModelBase<OptConfig> {
     return new OptModel(config, tableInit(optParameterTable(config), options.seed ?? 0), options);
   }
 
-  attentionBlocks(): AttentionBlock[] {
-    return this.layers.map((l) => l.attention);
-  }
-
-  mlpBlocks(): MlpBlock[] {
-    return this.layers.map((l) => l.mlp);
-  }
 
   /** The config as the model is now: `pruned_heads` and the `neuroprune` layout from the blocks. */
   currentConfig(): OptConfig {
@@ -227,17 +220,10 @@ export class OptModel extends TableModelBase<OptConfig> {
       const mask = causalAdditiveMask(inputs.inputIds.shape[1], inputs.attentionMask);
       let h: tf.Tensor = this.embed(inputs);
       const hidden: tf.Tensor[] = [h];
+      const keep = training || options.outputHiddenStates === true;
       for (const layer of this.layers) {
-        if (training || options.outputHiddenStates) {
-          h = this.layer(layer, h, mask, training);
-          hidden.push(h);
-        } else {
-          // Evaluation keeps nothing for a backward pass: free each layer's temporaries and its
-          // input as soon as its output exists.
-          const input = h;
-          h = tf.tidy(() => this.layer(layer, input, mask, false));
-          input.dispose();
-        }
+        h = runLayer(h, keep, (x) => this.layer(layer, x, mask, training));
+        if (keep) hidden.push(h);
       }
       if (this.finalLayerNorm) h = layerNorm(h, this.finalLayerNorm.weight, this.finalLayerNorm.bias, LAYER_NORM_EPS);
       if (this.projectOut) h = linear(h, { weight: this.projectOut, bias: null });

@@ -17,7 +17,10 @@ export interface PrunedConfig {
   neuroprune?: NeuroPruneLayout;
 }
 
-export abstract class TableModelBase<C extends PrunedConfig> implements PrunableModel {
+/** A layer as the base reads it: its attention block and its MLP block. */
+export interface BlockLayer { attention: AttentionBlock; mlp: MlpBlock }
+
+export abstract class TableModelBase<C extends PrunedConfig, L extends BlockLayer> implements PrunableModel {
   readonly config: C;
   readonly hiddenSize: number;
   /** The table the model was built from (names, roles, file layouts; shapes as built). */
@@ -39,8 +42,16 @@ export abstract class TableModelBase<C extends PrunedConfig> implements Prunable
     this.vars = makeVariables(table, init, uid);
   }
 
-  abstract attentionBlocks(): AttentionBlock[];
-  abstract mlpBlocks(): MlpBlock[];
+  /** The layers, in order; set by the architecture's constructor. */
+  abstract readonly layers: L[];
+
+  attentionBlocks(): AttentionBlock[] {
+    return this.layers.map((l) => l.attention);
+  }
+
+  mlpBlocks(): MlpBlock[] {
+    return this.layers.map((l) => l.mlp);
+  }
 
   /** Every parameter with its Hugging Face name, in table order; follows head removal and compaction. */
   namedParameters(): Map<string, tf.Variable> {

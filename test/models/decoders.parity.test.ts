@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
+import { maxAbsDiff } from './helpers';
 import { loadCheckpoint, toFileLayout } from '../../src/checkpoint';
 import { loadNativeBlas } from '../../src/backend/kernels';
 import type { DecoderModel } from '../../src/models/decoder';
@@ -29,14 +30,6 @@ interface Reference {
   masked_logits?: number[][][];
 }
 
-function maxAbsDiff(actual: tf.Tensor | Float32Array, expected: unknown): number {
-  const a = actual instanceof Float32Array ? actual : actual.dataSync();
-  const e = (expected as number[]).flat(3) as number[];
-  expect(a.length).toBe(e.length);
-  let m = 0;
-  for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(a[i] - e[i]));
-  return m;
-}
 
 const measured: string[] = [];
 afterAll(() => { if (measured.length) console.log(measured.join('\n')); });
