@@ -16,7 +16,7 @@ import { TableModelBase } from './tableModel';
 import { attention, layerNorm, linear, mlp, paddingToAdditiveMask, runLayer } from './layers';
 import { attentionBlock, layerLayouts as denseLayerLayouts, mlpBlock, type LayerLayout, type NeuroPruneLayout } from './layout';
 import {
-  getVariable, linearOf, parameterShapes, tableInit, type ParameterInit, type ParamSpec,
+  attentionRole, getVariable, linearOf, mlpRole, parameterShapes, TableBuilder, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 import { problemType, sequenceClassificationLoss, type ProblemType } from './losses';
 
@@ -91,13 +91,9 @@ export function layerLayouts(config: BertConfig): BertLayerLayout[] {
 export function bertParameterTable(config: BertConfig): ParamSpec[] {
   const d = config.hidden_size;
   const normal = { kind: 'normal', std: config.initializer_range } as const;
-  const table: ParamSpec[] = [];
-  const add = (name: string, shape: number[], init: ParamSpec['init'] = normal, role?: ParamSpec['role']) =>
-    table.push(role ? { name, shape, init, role } : { name, shape, init });
-  const ln = (prefix: string) => {
-    add(`${prefix}.weight`, [d], { kind: 'ones' });
-    add(`${prefix}.bias`, [d], { kind: 'zeros' });
-  };
+  const t = new TableBuilder(normal);
+  const add = t.add.bind(t);
+  const ln = (prefix: string) => t.layerNorm(prefix, d);
   const e = 'bert.embeddings';
   add(`${e}.word_embeddings.weight`, [config.vocab_size, d], { ...normal, zeroRow: config.pad_token_id });
   add(`${e}.position_embeddings.weight`, [config.max_position_embeddings, d]);
@@ -107,8 +103,8 @@ export function bertParameterTable(config: BertConfig): ParamSpec[] {
     const p = `bert.encoder.layer.${l}`;
     const a = lay.headIds.length * lay.headSize;
     const inDim = lay.inputIndex ? lay.inputIndex.length : d;
-    const attn = (linear: 'query' | 'key' | 'value' | 'output', part: 'weight' | 'bias') => ({ block: 'attention', index: l, linear, part }) as const;
-    const mlpRole = (linear: 'input' | 'output', part: 'weight' | 'bias') => ({ block: 'mlp', index: l, linear, part }) as const;
+    const attn = attentionRole(l);
+    const mlp = mlpRole(l);
     for (const m of ['query', 'key', 'value'] as const) {
       add(`${p}.attention.self.${m}.weight`, [a, inDim], normal, attn(m, 'weight'));
       add(`${p}.attention.self.${m}.bias`, [a], { kind: 'zeros' }, attn(m, 'bias'));
@@ -116,17 +112,17 @@ export function bertParameterTable(config: BertConfig): ParamSpec[] {
     add(`${p}.attention.output.dense.weight`, [d, a], normal, attn('output', 'weight'));
     add(`${p}.attention.output.dense.bias`, [d], { kind: 'zeros' }, attn('output', 'bias'));
     ln(`${p}.attention.output.LayerNorm`);
-    add(`${p}.intermediate.dense.weight`, [lay.intermediateSize, d], normal, mlpRole('input', 'weight'));
-    add(`${p}.intermediate.dense.bias`, [lay.intermediateSize], { kind: 'zeros' }, mlpRole('input', 'bias'));
-    add(`${p}.output.dense.weight`, [d, lay.intermediateSize], normal, mlpRole('output', 'weight'));
-    add(`${p}.output.dense.bias`, [d], { kind: 'zeros' }, mlpRole('output', 'bias'));
+    add(`${p}.intermediate.dense.weight`, [lay.intermediateSize, d], normal, mlp('input', 'weight'));
+    add(`${p}.intermediate.dense.bias`, [lay.intermediateSize], { kind: 'zeros' }, mlp('input', 'bias'));
+    add(`${p}.output.dense.weight`, [d, lay.intermediateSize], normal, mlp('output', 'weight'));
+    add(`${p}.output.dense.bias`, [d], { kind: 'zeros' }, mlp('output', 'bias'));
     ln(`${p}.output.LayerNorm`);
   });
   add('bert.pooler.dense.weight', [d, d]);
   add('bert.pooler.dense.bias', [d], { kind: 'zeros' });
   add('classifier.weight', [config.num_labels, d]);
   add('classifier.bias', [config.num_labels], { kind: 'zeros' });
-  return table;
+  return t.specs;
 }
 
 /**

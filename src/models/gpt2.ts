@@ -22,7 +22,7 @@ import {
 import { attention, layerNorm, linear, mlp, runLayer } from './layers';
 import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
-  getVariable, linearOf, tableInit, type ParameterInit, type ParamSpec,
+  attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 import { TableModelBase } from './tableModel';
 
@@ -72,38 +72,35 @@ export function gpt2ParameterTable(config: Gpt2Config): ParamSpec[] {
   const normal = { kind: 'normal', std: config.initializer_range } as const;
   // HF's _init_weights scales the residual projections by 1/sqrt(2 * n_layer) (GPT-2 paper).
   const residual = { kind: 'normal', std: config.initializer_range / Math.sqrt(2 * config.n_layer) } as const;
-  const table: ParamSpec[] = [];
-  const push = (spec: ParamSpec) => table.push(spec);
-  const ln = (prefix: string) => {
-    push({ name: `${prefix}.weight`, shape: [d], init: { kind: 'ones' } });
-    push({ name: `${prefix}.bias`, shape: [d], init: { kind: 'zeros' } });
-  };
-  push({ name: 'transformer.wte.weight', shape: [config.vocab_size, d], init: normal });
-  push({ name: 'transformer.wpe.weight', shape: [config.n_positions, d], init: normal });
+  const zeros = { kind: 'zeros' } as const;
+  const t = new TableBuilder(normal);
+  t.add('transformer.wte.weight', [config.vocab_size, d]);
+  t.add('transformer.wpe.weight', [config.n_positions, d]);
   gpt2Layouts(config).forEach((lay, l) => {
     const p = `transformer.h.${l}`;
     const a = lay.headIds.length * lay.headSize;
     const inDim = lay.inputIndex ? lay.inputIndex.length : d;
-    const attn = (linear: 'query' | 'key' | 'value' | 'output', part: 'weight' | 'bias') => ({ block: 'attention', index: l, linear, part }) as const;
-    const mlpRole = (linear: 'input' | 'output', part: 'weight' | 'bias') => ({ block: 'mlp', index: l, linear, part }) as const;
-    ln(`${p}.ln_1`);
+    const attn = attentionRole(l);
+    const mlp = mlpRole(l);
+    const conv = (tensor: string) => ({ tensor, transpose: true });
+    t.layerNorm(`${p}.ln_1`, d);
     QKV.forEach((linear, index) => {
       const part = { index, of: 3 };
-      push({ name: `${p}.attn.c_attn.${QKV_PART[linear]}.weight`, shape: [a, inDim], init: normal, role: attn(linear, 'weight'), file: { tensor: `${p}.attn.c_attn.weight`, transpose: true, part } });
-      push({ name: `${p}.attn.c_attn.${QKV_PART[linear]}.bias`, shape: [a], init: { kind: 'zeros' }, role: attn(linear, 'bias'), file: { tensor: `${p}.attn.c_attn.bias`, part } });
+      t.add(`${p}.attn.c_attn.${QKV_PART[linear]}.weight`, [a, inDim], normal, attn(linear, 'weight'), { ...conv(`${p}.attn.c_attn.weight`), part });
+      t.add(`${p}.attn.c_attn.${QKV_PART[linear]}.bias`, [a], zeros, attn(linear, 'bias'), { tensor: `${p}.attn.c_attn.bias`, part });
     });
-    push({ name: `${p}.attn.c_proj.weight`, shape: [d, a], init: residual, role: attn('output', 'weight'), file: { tensor: `${p}.attn.c_proj.weight`, transpose: true } });
-    push({ name: `${p}.attn.c_proj.bias`, shape: [d], init: { kind: 'zeros' }, role: attn('output', 'bias') });
-    ln(`${p}.ln_2`);
-    push({ name: `${p}.mlp.c_fc.weight`, shape: [lay.intermediateSize, d], init: normal, role: mlpRole('input', 'weight'), file: { tensor: `${p}.mlp.c_fc.weight`, transpose: true } });
-    push({ name: `${p}.mlp.c_fc.bias`, shape: [lay.intermediateSize], init: { kind: 'zeros' }, role: mlpRole('input', 'bias') });
-    push({ name: `${p}.mlp.c_proj.weight`, shape: [d, lay.intermediateSize], init: residual, role: mlpRole('output', 'weight'), file: { tensor: `${p}.mlp.c_proj.weight`, transpose: true } });
-    push({ name: `${p}.mlp.c_proj.bias`, shape: [d], init: { kind: 'zeros' }, role: mlpRole('output', 'bias') });
+    t.add(`${p}.attn.c_proj.weight`, [d, a], residual, attn('output', 'weight'), conv(`${p}.attn.c_proj.weight`));
+    t.add(`${p}.attn.c_proj.bias`, [d], zeros, attn('output', 'bias'));
+    t.layerNorm(`${p}.ln_2`, d);
+    t.add(`${p}.mlp.c_fc.weight`, [lay.intermediateSize, d], normal, mlp('input', 'weight'), conv(`${p}.mlp.c_fc.weight`));
+    t.add(`${p}.mlp.c_fc.bias`, [lay.intermediateSize], zeros, mlp('input', 'bias'));
+    t.add(`${p}.mlp.c_proj.weight`, [d, lay.intermediateSize], residual, mlp('output', 'weight'), conv(`${p}.mlp.c_proj.weight`));
+    t.add(`${p}.mlp.c_proj.bias`, [d], zeros, mlp('output', 'bias'));
   });
-  ln('transformer.ln_f');
-  if (config.task === 'sequence_classification') push({ name: 'score.weight', shape: [config.num_labels, d], init: normal });
-  else if (!config.tie_word_embeddings) push({ name: 'lm_head.weight', shape: [config.vocab_size, d], init: normal });
-  return table;
+  t.layerNorm('transformer.ln_f', d);
+  if (config.task === 'sequence_classification') t.add('score.weight', [config.num_labels, d]);
+  else if (!config.tie_word_embeddings) t.add('lm_head.weight', [config.vocab_size, d]);
+  return t.specs;
 }
 
 interface LayerNormParams { weight: tf.Variable; bias: tf.Variable }

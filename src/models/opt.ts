@@ -23,7 +23,7 @@ import {
 import { attention, layerNorm, linear, mlp, runLayer } from './layers';
 import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
 import {
-  getVariable, linearOf, tableInit, type ParameterInit, type ParamSpec,
+  attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 
 /** The fields of Hugging Face's `OPTConfig` that the model uses, with their JSON names. */
@@ -75,13 +75,9 @@ export function optParameterTable(config: OptConfig): ParamSpec[] {
   const d = config.hidden_size;
   const e = config.word_embed_proj_dim;
   const normal = { kind: 'normal', std: config.init_std } as const;
-  const table: ParamSpec[] = [];
-  const add = (name: string, shape: number[], init: ParamSpec['init'] = normal, role?: ParamSpec['role']) =>
-    table.push(role ? { name, shape, init, role } : { name, shape, init });
-  const ln = (prefix: string) => {
-    add(`${prefix}.weight`, [d], { kind: 'ones' });
-    add(`${prefix}.bias`, [d], { kind: 'zeros' });
-  };
+  const t = new TableBuilder(normal);
+  const add = t.add.bind(t);
+  const ln = (prefix: string) => t.layerNorm(prefix, d);
   const bias = (name: string, shape: number[], role?: ParamSpec['role']) => { if (config.enable_bias) add(name, shape, { kind: 'zeros' }, role); };
   add(`${P}.embed_tokens.weight`, [config.vocab_size, e], config.pad_token_id !== null ? { ...normal, zeroRow: config.pad_token_id } : normal);
   add(`${P}.embed_positions.weight`, [config.max_position_embeddings + OPT_POSITION_OFFSET, d]);
@@ -94,8 +90,8 @@ export function optParameterTable(config: OptConfig): ParamSpec[] {
     const p = `${P}.layers.${l}`;
     const a = lay.headIds.length * lay.headSize;
     const inDim = lay.inputIndex ? lay.inputIndex.length : d;
-    const attn = (linear: 'query' | 'key' | 'value' | 'output', part: 'weight' | 'bias') => ({ block: 'attention', index: l, linear, part }) as const;
-    const mlpRole = (linear: 'input' | 'output', part: 'weight' | 'bias') => ({ block: 'mlp', index: l, linear, part }) as const;
+    const attn = attentionRole(l);
+    const mlp = mlpRole(l);
     for (const [m, linear] of [['k_proj', 'key'], ['v_proj', 'value'], ['q_proj', 'query']] as const) {
       add(`${p}.self_attn.${m}.weight`, [a, inDim], normal, attn(linear, 'weight'));
       bias(`${p}.self_attn.${m}.bias`, [a], attn(linear, 'bias'));
@@ -103,15 +99,15 @@ export function optParameterTable(config: OptConfig): ParamSpec[] {
     add(`${p}.self_attn.out_proj.weight`, [d, a], normal, attn('output', 'weight'));
     bias(`${p}.self_attn.out_proj.bias`, [d], attn('output', 'bias'));
     ln(`${p}.self_attn_layer_norm`);
-    add(`${p}.fc1.weight`, [lay.intermediateSize, d], normal, mlpRole('input', 'weight'));
-    bias(`${p}.fc1.bias`, [lay.intermediateSize], mlpRole('input', 'bias'));
-    add(`${p}.fc2.weight`, [d, lay.intermediateSize], normal, mlpRole('output', 'weight'));
-    bias(`${p}.fc2.bias`, [d], mlpRole('output', 'bias'));
+    add(`${p}.fc1.weight`, [lay.intermediateSize, d], normal, mlp('input', 'weight'));
+    bias(`${p}.fc1.bias`, [lay.intermediateSize], mlp('input', 'bias'));
+    add(`${p}.fc2.weight`, [d, lay.intermediateSize], normal, mlp('output', 'weight'));
+    bias(`${p}.fc2.bias`, [d], mlp('output', 'bias'));
     ln(`${p}.final_layer_norm`);
   });
   if (config.task === 'sequence_classification') add('score.weight', [config.num_labels, e]);
   else if (!config.tie_word_embeddings) add('lm_head.weight', [config.vocab_size, e]);
-  return table;
+  return t.specs;
 }
 
 interface LayerNormParams { weight: tf.Variable; bias: tf.Variable }

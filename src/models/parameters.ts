@@ -42,6 +42,31 @@ export interface ParamSpec {
   readonly file?: FileLayout;
 }
 
+/** Collects a parameter table in order; `normal` is the architecture's default draw of weights. */
+export class TableBuilder {
+  readonly specs: ParamSpec[] = [];
+
+  constructor(private readonly normal: ParamInit) {}
+
+  add(name: string, shape: number[], init: ParamInit = this.normal, role?: ParamRole, file?: FileLayout): void {
+    this.specs.push({ name, shape, init, ...(role ? { role } : {}), ...(file ? { file } : {}) });
+  }
+
+  /** A LayerNorm's gain (ones) and bias (zeros) over `d` features. */
+  layerNorm(prefix: string, d: number): void {
+    this.add(`${prefix}.weight`, [d], { kind: 'ones' });
+    this.add(`${prefix}.bias`, [d], { kind: 'zeros' });
+  }
+}
+
+/** The roles of layer `index`'s attention parameters. */
+export const attentionRole = (index: number) =>
+  (linear: 'query' | 'key' | 'value' | 'output', part: 'weight' | 'bias'): ParamRole => ({ block: 'attention', index, linear, part });
+
+/** The roles of layer `index`'s MLP parameters. */
+export const mlpRole = (index: number) =>
+  (linear: 'input' | 'output', part: 'weight' | 'bias'): ParamRole => ({ block: 'mlp', index, linear, part });
+
 /** Supplies the initial value of one parameter; the model takes ownership of the tensor. */
 export type ParameterInit = (name: string, shape: number[]) => tf.Tensor;
 
