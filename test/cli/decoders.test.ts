@@ -45,6 +45,21 @@ describe('neuroprune train with decoders', () => {
     expect(Math.abs(metrics.perplexity - dev.perplexity)).toBeLessThanOrEqual(1e-3 * dev.perplexity);
   }, 120_000);
 
+  for (const type of ['opt', 'gpt2']) {
+    it(`--model-type ${type} alone: the text task, from the shipped ${type} trained on the corpus (low perplexity from the start)`, async () => {
+      const out = join(root, `${type}-default`);
+      const r = await runCli('train', '--model-type', type, '--mode', 'finetune', '--epochs', '1', '--lr', '1e-5',
+        '--limit-train', '16', '--limit-dev', '16', '--batch-size', '8', '--json', '--out', out);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toMatch(/task text/);
+      const dev = (JSON.parse(r.out).epochs as { dev: Record<string, number> }[])[0].dev;
+      // A fresh model of this vocabulary starts near 488; the shipped one reached about 5 (scripts/make_builtin_model.sh).
+      expect(dev.perplexity).toBeLessThan(10);
+      const options = JSON.parse(readFileSync(join(out, 'options.json'), 'utf8'));
+      expect(JSON.stringify(options)).toContain(join('data', 'models', `${type}-small-text`));
+    }, 120_000);
+  }
+
   it('refuses an unknown --model-type, and the text task on a BERT', async () => {
     const a = await runCli('train', '--model-type', 't5', '--task', 'negation', '--quiet');
     expect(a.code).not.toBe(0);
