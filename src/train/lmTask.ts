@@ -51,13 +51,13 @@ export function textBlocks(lines: readonly string[], tokenizer: Tokenizer, block
   return blocks;
 }
 
-/** Perplexity and mean loss per token from per-block summed NLL and per-block token counts. */
+/** Perplexity and mean negative log-likelihood per token (`nll`) from per-block summed NLL and per-block token counts. */
 export function perplexityMetrics(nllSums: Float32Array, counts: Float32Array): Record<string, number> {
   let nll = 0;
   let n = 0;
   for (let i = 0; i < nllSums.length; i++) { nll += nllSums[i]; n += counts[i]; }
   const loss = n > 0 ? nll / n : NaN;
-  return { perplexity: Math.exp(loss), loss };
+  return { perplexity: Math.exp(loss), nll: loss };
 }
 
 export interface TextTaskOptions {
