@@ -214,8 +214,9 @@ export function loadModel(choice: ModelChoice, task: EncodedTask): TaskModel {
     const { replacedClassifier, initialised } = loaded.loaded;
     if (replacedClassifier) {
       notice(`model: replaced the ${replacedClassifier.from}-label classifier of ${modelDir} with a fresh ${replacedClassifier.to}-label one (--reinit-classifier)`);
-    } else if (initialised.length > 0) {
-      notice(`model: ${modelDir} has no classification head (${initialised.join(', ')}): training a fresh ${task.numLabels}-label head`);
+    } else if (initialised.includes('classifier.weight') || initialised.includes('score.weight')) {
+      const what = loaded.loaded.modelType === 'bert' ? 'a bare BertModel' : `a ${loaded.loaded.modelType} language model`;
+      notice(`model: ${modelDir} has no classifier (${what}): training a fresh ${task.numLabels}-label head`);
     }
   } else {
     const file = (resolved as { configFile: string }).configFile;

@@ -122,3 +122,26 @@ describe('errors name the file and the tensor', () => {
     expect(() => loadCheckpoint(dir)).toThrow(/config\.json.*'ffn_dim' is missing/s);
   });
 });
+
+describe('a causal-LM checkpoint for a classification task', () => {
+  for (const fixture of ['tiny-opt', 'tiny-gpt2']) {
+    it(`${fixture}: gets a fresh score head on request, the body as in the file`, () => {
+      const dir = path.join(FIXTURES, fixture);
+      const { model: lm } = loadCheckpoint(dir);
+      const { model, initialised } = loadCheckpoint(dir, { task: 'sequence_classification', initMissingHead: true, numLabels: 2, padTokenId: 1 });
+      expect(initialised).toEqual(['score.weight']);
+      const dm = model as unknown as DecoderModel;
+      expect(dm.config.task).toBe('sequence_classification');
+      const batch = fixtureBatch(fixture);
+      expect(logitsOf(dm, batch).length).toBe(batch.input_ids.length * 2);
+      const a = (lm as unknown as DecoderModel).attentionBlocks()[1].query.weight.dataSync();
+      expect(Array.from(dm.attentionBlocks()[1].query.weight.dataSync())).toEqual(Array.from(a));
+      // Without initMissingHead the missing head is an error naming it.
+      expect(() => loadCheckpoint(dir, { task: 'sequence_classification', numLabels: 2, padTokenId: 1 })).toThrow(/score\.weight.*is missing/s);
+      // A padding id other than the config's would make the head read padding.
+      expect(() => loadCheckpoint(dir, { task: 'sequence_classification', initMissingHead: true, numLabels: 2, padTokenId: 0 })).toThrow(/pad_token_id 1 is not the tokenizer's padding id 0/);
+      model.dispose();
+      lm.dispose();
+    });
+  }
+});
