@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, MlpBlock } from './blocks';
+import { linear } from './layers';
+import type { NeuroPruneLayout } from './layout';
 import type { ProblemType } from './losses';
 import type { ParamSpec } from './parameters';
 
@@ -36,6 +38,34 @@ export interface DecoderOutput {
    * LayerNorm (and OPT's `project_out`).
    */
   hiddenStates?: tf.Tensor3D[];
+}
+
+/**
+ * The output of a decoder's head from its final hidden states `h` `[B, T, e]`: `score` read at
+ * each row's last non-padding token (classification, `[B, num_labels]`), or the output
+ * embedding (`lm_head`, else the tied input embedding) at every position (`[B, T, vocab]`).
+ */
+export function decoderHeadLogits(
+  h: tf.Tensor, inputIds: tf.Tensor2D, config: { task: DecoderTask; pad_token_id: number | null },
+  head: tf.Variable | null, inputEmbedding: tf.Variable,
+): tf.Tensor {
+  if (config.task === 'sequence_classification') {
+    if (!head) throw new Error('a sequence-classification decoder has no score weight');
+    return linear(gatherPositions(h, lastNonPadPositions(inputIds, config.pad_token_id)), { weight: head, bias: null });
+  }
+  return linear(h, { weight: head ?? inputEmbedding, bias: null });
+}
+
+/** The fields every decoder config has beside its sizes (Hugging Face's names). */
+export interface DecoderConfigBase extends DecoderLabels {
+  /** The head: from `architectures` (`...ForCausalLM` / `...LMHeadModel`, or `...ForSequenceClassification`). */
+  task: DecoderTask;
+  pad_token_id: number | null;
+  bos_token_id?: number;
+  eos_token_id?: number;
+  tie_word_embeddings: boolean;
+  pruned_heads?: Record<string, number[]>;
+  neuroprune?: NeuroPruneLayout;
 }
 
 /** The label fields of a decoder config with a classification head. */

@@ -16,20 +16,18 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import { embeddingLookup } from './bert';
 import {
-  causalAdditiveMask, gatherPositions, lastNonPadPositions,
-  type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
+  causalAdditiveMask, decoderHeadLogits,
+  type DecoderConfigBase, type DecoderForwardOptions, type DecoderInputs, type DecoderOutput,
 } from './decoder';
 import { attention, layerNorm, linear, mlp, runLayer } from './layers';
-import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
+import { attentionBlock, layerLayouts, mlpBlock } from './layout';
 import {
   attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 import { TableModelBase } from './tableModel';
 
 /** The fields of Hugging Face's `GPT2Config` that the model uses, with their JSON names. */
-export interface Gpt2Config extends DecoderLabels {
-  /** The head: from `architectures` (`GPT2LMHeadModel` / `GPT2ForSequenceClassification`). */
-  task: DecoderTask;
+export interface Gpt2Config extends DecoderConfigBase {
   vocab_size: number;
   n_positions: number;
   n_embd: number;
@@ -45,12 +43,6 @@ export interface Gpt2Config extends DecoderLabels {
   initializer_range: number;
   scale_attn_weights: boolean;
   scale_attn_by_inverse_layer_idx: boolean;
-  pad_token_id: number | null;
-  bos_token_id?: number;
-  eos_token_id?: number;
-  tie_word_embeddings: boolean;
-  pruned_heads?: Record<string, number[]>;
-  neuroprune?: NeuroPruneLayout;
 }
 
 function gpt2Layouts(config: Gpt2Config) {
@@ -202,9 +194,7 @@ export class Gpt2Model extends TableModelBase<Gpt2Config, Gpt2Layer> {
       h = layerNorm(h, this.lnF.weight, this.lnF.bias, this.config.layer_norm_epsilon);
       // Hugging Face's last hidden state is the output of ln_f.
       if (options.outputHiddenStates) hidden[hidden.length - 1] = h;
-      const logits = this.config.task === 'sequence_classification'
-        ? linear(gatherPositions(h, lastNonPadPositions(inputs.inputIds, this.config.pad_token_id)), { weight: this.head!, bias: null })
-        : linear(h, { weight: this.head ?? this.wte, bias: null });
+      const logits = decoderHeadLogits(h, inputs.inputIds, this.config, this.head, this.wte);
       return options.outputHiddenStates ? { logits, hiddenStates: hidden as tf.Tensor3D[] } : { logits };
     });
   }

@@ -17,19 +17,17 @@ import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
 import { embeddingLookup } from './bert';
 import { TableModelBase } from './tableModel';
 import {
-  causalAdditiveMask, gatherPositions, lastNonPadPositions,
-  type DecoderForwardOptions, type DecoderInputs, type DecoderLabels, type DecoderOutput, type DecoderTask,
+  causalAdditiveMask, decoderHeadLogits,
+  type DecoderConfigBase, type DecoderForwardOptions, type DecoderInputs, type DecoderOutput,
 } from './decoder';
 import { attention, layerNorm, linear, mlp, runLayer } from './layers';
-import { attentionBlock, layerLayouts, mlpBlock, type NeuroPruneLayout } from './layout';
+import { attentionBlock, layerLayouts, mlpBlock } from './layout';
 import {
   attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec,
 } from './parameters';
 
 /** The fields of Hugging Face's `OPTConfig` that the model uses, with their JSON names. */
-export interface OptConfig extends DecoderLabels {
-  /** The head: from `architectures` (`OPTForCausalLM` / `OPTForSequenceClassification`). */
-  task: DecoderTask;
+export interface OptConfig extends DecoderConfigBase {
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -45,12 +43,6 @@ export interface OptConfig extends DecoderLabels {
   dropout: number;
   attention_dropout: number;
   init_std: number;
-  pad_token_id: number | null;
-  bos_token_id?: number;
-  eos_token_id?: number;
-  tie_word_embeddings: boolean;
-  pruned_heads?: Record<string, number[]>;
-  neuroprune?: NeuroPruneLayout;
 }
 
 /** OPT's positions are read `offset` rows down the table (`OPTLearnedPositionalEmbedding`). */
@@ -225,9 +217,7 @@ export class OptModel extends TableModelBase<OptConfig, OptLayer> {
       if (this.projectOut) h = linear(h, { weight: this.projectOut, bias: null });
       // Hugging Face's last hidden state is the final output (after the final LayerNorm and project_out).
       if (options.outputHiddenStates) hidden[hidden.length - 1] = h;
-      const logits = this.config.task === 'sequence_classification'
-        ? linear(gatherPositions(h, lastNonPadPositions(inputs.inputIds, this.config.pad_token_id)), { weight: this.head!, bias: null })
-        : linear(h, { weight: this.head ?? this.embedTokens, bias: null });
+      const logits = decoderHeadLogits(h, inputs.inputIds, this.config, this.head, this.embedTokens);
       return options.outputHiddenStates ? { logits, hiddenStates: hidden as tf.Tensor3D[] } : { logits };
     });
   }
