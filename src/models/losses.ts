@@ -51,18 +51,58 @@ export function sequenceClassificationLoss(logits: tf.Tensor2D, labels: tf.Tenso
 
 
 /**
+ * `-log softmax(logits)[target]` per row: `[N]` from `[N, V]` logits and int32 `[N]` targets,
+ * computed as `logsumexp(row) - row[target]`. Its gradient, `softmax - one_hot`, is written out
+ * so that nothing of vocabulary size is kept for the backward pass besides the logits themselves
+ * (a log-softmax and a one-hot product would keep two more `[N, V]` tensors: 400 MB each for
+ * OPT's 50k vocabulary at 16 x 128 tokens).
+ */
+export function tokenNll(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const [n, v] = logits.shape;
+  const nll = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor2D;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const rows = tf.range(0, n, 1, 'int32');
+    const t = tf.cast(targets, 'int32');
+    const picked = tf.gather(tf.reshape(x, [-1]), tf.add(tf.mul(rows, tf.scalar(v, 'int32')), t));
+    const lse = tf.logSumExp(x, -1);
+    // Saved, not captured: the caller may dispose the targets before the backward pass runs.
+    save([x, lse, t]);
+    const value = tf.sub(lse, picked);
+    const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [xs, l, ts] = saved;
+      const probs = tf.exp(tf.sub(xs, tf.reshape(l, [n, 1])));
+      const oneHot = tf.scatterND(tf.stack([tf.range(0, n, 1, 'int32'), ts], 1), tf.ones([n]), [n, v]);
+      return tf.mul(tf.sub(probs, oneHot), tf.reshape(dy as tf.Tensor, [n, 1]));
+    };
+    return { value, gradFunc };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return nll(logits) as tf.Tensor1D;
+}
+
+/**
+ * Per position of `[B, T, V]` logits, the negative log-likelihood of the next token (`[B, T]`)
+ * and the weight of that prediction (1 where the next token is not padding; 0 at the last
+ * position, which predicts nothing). No `[B, T-1, V]` copy of the logits is made.
+ */
+export function nextTokenNll(logits: tf.Tensor3D, inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D): { nll: tf.Tensor2D; weight: tf.Tensor2D } {
+  const [b, t, v] = logits.shape;
+  if (t < 2) throw new Error(`causal LM loss needs sequences of at least 2 tokens, got ${t}`);
+  const shift = (x: tf.Tensor2D) => tf.concat([tf.slice(x, [0, 1], [b, t - 1]), tf.zeros([b, 1], x.dtype)], 1);
+  const targets = shift(tf.cast(inputIds, 'int32') as tf.Tensor2D);
+  const weight = shift(attentionMask ? tf.cast(attentionMask, 'float32') as tf.Tensor2D : tf.ones([b, t]) as tf.Tensor2D) as tf.Tensor2D;
+  const nll = tf.reshape(tokenNll(tf.reshape(logits, [b * t, v]) as tf.Tensor2D, tf.reshape(targets, [b * t]) as tf.Tensor1D), [b, t]) as tf.Tensor2D;
+  return { nll, weight };
+}
+
+/**
  * Hugging Face's causal-LM loss: position `t` predicts token `t+1`; the mean cross-entropy over
  * the positions whose target is not padding (`attentionMask` 0 there; HF's `labels = -100`).
  * `logits` `[B, T, V]`, `inputIds` and `attentionMask` `[B, T]`.
  */
 export function causalLmLoss(logits: tf.Tensor3D, inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const [b, t, v] = logits.shape;
-    if (t < 2) throw new Error(`causal LM loss needs sequences of at least 2 tokens, got ${t}`);
-    const pred = tf.slice(logits, [0, 0, 0], [b, t - 1, v]);
-    const target = tf.slice(inputIds, [0, 1], [b, t - 1]);
-    const weight = attentionMask ? tf.cast(tf.slice(attentionMask, [0, 1], [b, t - 1]), 'float32') : tf.ones([b, t - 1]);
-    const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(pred, -1), tf.oneHot(tf.cast(target, 'int32'), v)), -1));
+    const { nll, weight } = nextTokenNll(logits, inputIds, attentionMask);
     return tf.div(tf.sum(tf.mul(nll, weight)), tf.maximum(tf.sum(weight), 1)) as tf.Scalar;
   });
 }

@@ -11,7 +11,7 @@ import type { Batch } from '../data';
 import { saveModelDir, type Architecture, type CheckpointModel } from '../checkpoint';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';
 import type { DecoderModel } from '../models/decoder';
-import { causalLmLoss, problemType, sequenceClassificationLoss } from '../models/losses';
+import { causalLmLoss, nextTokenNll, problemType, sequenceClassificationLoss } from '../models/losses';
 import type { StepContext } from './types';
 import type { TaskModel } from './taskModel';
 
@@ -26,11 +26,8 @@ function inputs(batch: Batch): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor
  */
 export function sequenceNll(logits: tf.Tensor3D, inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
-    const [b, t, v] = logits.shape;
-    const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [b, t - 1, v]), -1);
-    const target = tf.oneHot(tf.slice(inputIds, [0, 1], [b, t - 1]), v);
-    const nll = tf.neg(tf.sum(tf.mul(logp, target), -1));
-    return tf.sum(tf.mul(nll, tf.cast(tf.slice(attentionMask, [0, 1], [b, t - 1]), 'float32')), -1) as tf.Tensor1D;
+    const { nll, weight } = nextTokenNll(logits, inputIds, attentionMask);
+    return tf.sum(tf.mul(nll, weight), -1) as tf.Tensor1D;
   });
 }
 

@@ -72,6 +72,7 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
 
       it(`${fixture}: loss and every parameter's gradient as PyTorch computes them`, async () => {
         await initBackend({ force: backend });
+        const before = tf.memory().numTensors;
         const { model, ref, inputIds, attentionMask } = load(fixture);
         const labels = ref.labels ? tf.tensor1d(ref.labels, 'int32') : null;
         const named = model.namedParameters();
@@ -101,6 +102,8 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
         measured.push(`gradients ${fixture} on ${backend}: loss diff ${Math.abs(value.dataSync()[0] - ref.loss).toExponential(2)}, max over tensors of max|diff|/max|g| ${worst.toExponential(2)}`);
         tf.dispose([value, ...Object.values(grads), inputIds, attentionMask, ...(labels ? [labels] : [])]);
         model.dispose();
+        // Forward, loss and backward leave nothing behind (the custom gradients included).
+        expect(tf.memory().numTensors).toBe(before);
       });
     }
 
