@@ -8,7 +8,7 @@
  *
  *   npx tsx bench/heads_kept.ts [--graphs=300] [--checkpoint=DIR]
  */
-import { mulberry32 } from '../src/data/random';
+import { mulberry32 } from '../src/util/random';
 import * as path from 'node:path';
 import { initBackend } from '../src/backend';
 import { loadBertCheckpoint } from '../src/checkpoint';

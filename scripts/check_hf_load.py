@@ -2,8 +2,8 @@
 """Loads a checkpoint that neuroprune wrote into `transformers` and compares logits.
 
 Usage: python3 scripts/check_hf_load.py MODEL_DIR EXPECTED_JSON
-EXPECTED_JSON holds input_ids, attention_mask, token_type_ids and the logits neuroprune
-computed. Prints one JSON line {"max_abs_diff", "num_heads", "transformers_version"} and exits
+EXPECTED_JSON holds input_ids, attention_mask, token_type_ids (BERT only) and the logits
+neuroprune computed. The class is the config's `architectures[0]` (BERT, OPT or GPT-2 heads). Prints one JSON line {"max_abs_diff", "num_heads", "transformers_version"} and exits
 non-zero when transformers refuses the directory or the logits differ by more than 1e-4.
 Needs transformers 4.x for `pruned_heads`: 5.x ignores the field (a dense export loads in both).
 """
@@ -12,22 +12,33 @@ import sys
 
 import torch
 import transformers
-from transformers import BertForSequenceClassification
+
+
+def heads_per_layer(model) -> list:
+    kind = model.config.model_type
+    if kind == "bert":
+        return [layer.attention.self.num_attention_heads for layer in model.bert.encoder.layer]
+    if kind == "opt":
+        # OPTAttention keeps num_heads; its q_proj rows are the heads that remain.
+        return [layer.self_attn.q_proj.out_features // layer.self_attn.head_dim for layer in model.model.decoder.layers]
+    if kind == "gpt2":
+        return [block.attn.num_heads for block in model.transformer.h]
+    raise SystemExit(f"unsupported model_type {kind}")
 
 
 def main(model_dir: str, expected_file: str) -> int:
     with open(expected_file) as f:
         expected = json.load(f)
-    model = BertForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager")
+    config = transformers.AutoConfig.from_pretrained(model_dir)
+    cls = getattr(transformers, config.architectures[0])
+    model = cls.from_pretrained(model_dir, attn_implementation="eager")
     model.eval()
+    inputs = {k: torch.tensor(expected[k]) for k in ("input_ids", "attention_mask", "token_type_ids") if k in expected}
     with torch.no_grad():
-        logits = model(
-            input_ids=torch.tensor(expected["input_ids"]),
-            attention_mask=torch.tensor(expected["attention_mask"]),
-            token_type_ids=torch.tensor(expected["token_type_ids"]),
-        ).logits
-    diff = (logits - torch.tensor(expected["logits"])).abs().max().item()
-    heads = [layer.attention.self.num_attention_heads for layer in model.bert.encoder.layer]
+        logits = model(**inputs).logits
+    # Compared flat: the expected logits may come as nested lists or flattened.
+    diff = (logits.flatten() - torch.tensor(expected["logits"]).flatten()).abs().max().item()
+    heads = heads_per_layer(model)
     print(json.dumps({"max_abs_diff": diff, "num_heads": heads, "transformers_version": transformers.__version__}))
     return 0 if diff <= 1e-4 else 1
 

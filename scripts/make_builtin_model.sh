@@ -1,16 +1,38 @@
 #!/usr/bin/env bash
-# Makes data/models/bert-small-negation: the small BERT (data/configs/bert-small-negation.json)
-# trained from scratch by plain fine-tuning on the built-in negation task. `neuroprune train`
-# with no arguments starts from it, as NeuroPrune starts from a trained model in the paper.
+# Makes the trained starting points of the default runs, as NeuroPrune starts from a trained
+# model in the paper:
+#   data/models/bert-small-negation  the small BERT (data/configs/bert-small-negation.json)
+#                                    trained from scratch by plain fine-tuning on the negation task;
+#                                    `neuroprune train` with no arguments starts from it
+#   data/models/opt-small-text       the small OPT (data/configs/opt-small-text.json) trained
+#   data/models/gpt2-small-text      and the small GPT-2 likewise, as language models on the
+#                                    built-in text corpus (data/text); `neuroprune train
+#                                    --model-type opt` (or gpt2) starts from them
+# Usage: scripts/make_builtin_model.sh [bert|opt|gpt2 ...] (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
-out=$(mktemp -d)
-node dist/cli/main.js train --config data/configs/bert-small-negation.json --mode finetune \
-  --epochs 10 --lr 1e-3 --seed 42 --quiet --out "$out/run"
-rm -rf data/models/bert-small-negation
-mkdir -p data/models
-cp -rL "$out/run/checkpoint" data/models/bert-small-negation   # -L: checkpoint is a link to checkpoint-<epoch>
-rm -f data/models/bert-small-negation/optimizer.safetensors data/models/bert-small-negation/trainer_state.json
-rm -rf "$out"
-echo "wrote data/models/bert-small-negation"
+
+make() { # name, then the train arguments
+  local name=$1; shift
+  local out
+  out=$(mktemp -d)
+  node dist/cli/main.js train "$@" --mode finetune --seed 42 --quiet --out "$out/run"
+  rm -rf "data/models/$name"
+  mkdir -p data/models
+  cp -rL "$out/run/checkpoint" "data/models/$name"   # -L: checkpoint is a link to checkpoint-<epoch>
+  rm -f "data/models/$name/optimizer.safetensors" "data/models/$name/trainer_state.json"
+  rm -rf "$out"
+  echo "wrote data/models/$name"
+}
+
+for which in "${@:-bert opt gpt2}"; do
+  for w in $which; do
+    case $w in
+      bert) make bert-small-negation --config data/configs/bert-small-negation.json --epochs 10 --lr 1e-3 ;;
+      opt) make opt-small-text --config data/configs/opt-small-text.json --task text --epochs 6 --lr 2e-3 ;;
+      gpt2) make gpt2-small-text --config data/configs/gpt2-small-text.json --task text --epochs 6 --lr 2e-3 ;;
+      *) echo "unknown model $w (bert, opt, gpt2)" >&2; exit 2 ;;
+    esac
+  done
+done

@@ -18,7 +18,10 @@ const D = DEFAULT_TRAIN_OPTIONS;
 export const DEFAULT_THETA_QUANTILE = 0.05;
 
 export const TASK_FLAGS: OptionTable = {
-  task: { type: 'string', value: 'NAME', help: 'negation (built-in) or a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli', default: 'negation' },
+  task: { type: 'string', value: 'NAME', help: 'negation (built-in), text (causal language modelling; decoders) or a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli', default: 'negation; text for a decoder' },
+  text: { type: 'string', value: 'FILE', help: 'task text: training text, one document or sentence a line (with --dev-text)', default: 'the built-in corpus, data/text' },
+  'dev-text': { type: 'string', value: 'FILE', help: 'task text: held-out text for the perplexity' },
+  'model-type': { type: 'string', value: 'TYPE', help: 'instead of --model or --config: a fresh small model of this architecture (bert, opt, gpt2; data/configs)' },
   'glue-dir': { type: 'string', value: 'DIR', help: 'GLUE root folder (standard layout), for GLUE tasks' },
   train: { type: 'string', value: 'FILE', help: 'your own training data instead of --task: .csv, .tsv (header line) or .jsonl (one object per line); needs --dev and --model' },
   dev: { type: 'string', value: 'FILE', help: 'your own dev data, same format rules as --train' },
@@ -26,10 +29,10 @@ export const TASK_FLAGS: OptionTable = {
   'text-pair-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column of the second text of a pair (entailment, paraphrase)' },
   'label-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column of the label; classes are the training file\'s labels (numeric order when all are numbers, else sorted)', default: 'label' },
   regression: { type: 'boolean', help: 'with --train/--dev: the labels are numeric targets (one output, MSE; Pearson/Spearman)' },
-  model: { type: 'string', value: 'DIR', help: 'Hugging Face BERT directory to start from (config.json, model.safetensors, tokenizer)', default: 'data/models/bert-small-negation for the built-in task' },
+  model: { type: 'string', value: 'DIR', help: 'Hugging Face directory to start from (BERT, OPT or GPT-2: config.json, model.safetensors, tokenizer)', default: 'data/models/bert-small-negation for the built-in task' },
   'reinit-classifier': { type: 'boolean', help: "with --model: replace a classifier whose label count is not the task's by a fresh one (else refused)" },
-  config: { type: 'string', value: 'FILE', help: 'instead of --model: train a fresh, randomly initialised BERT of this config.json (e.g. data/configs/bert-small-negation.json)' },
-  'max-length': { type: 'string', value: 'N', help: 'truncate inputs to N tokens', default: '128 (32 for negation)' },
+  config: { type: 'string', value: 'FILE', help: 'instead of --model: train a fresh, randomly initialised model of this config.json (e.g. data/configs/bert-small-negation.json, opt-small-text.json)' },
+  'max-length': { type: 'string', value: 'N', help: 'truncate inputs to N tokens (task text: tokens per block)', default: '128 (32 for negation, 64 for text)' },
   'limit-train': { type: 'string', value: 'N', help: 'use only the first N training examples' },
   'limit-dev': { type: 'string', value: 'N', help: 'use only the first N dev examples' },
 };

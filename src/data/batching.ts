@@ -8,7 +8,7 @@
  * Batches are plain typed arrays with their shape, not tensors: the caller decides when (and
  * on which backend) tensors are made and disposed.
  */
-import { deriveSeed, mulberry32, permutation, shuffleInPlace } from './random';
+import { deriveSeed, mulberry32, permutation, shuffleInPlace } from '../util/random';
 import type { Encoding, Tokenizer } from './tokenizer';
 
 /** One tokenised example with its label (class id, or a score for regression). */

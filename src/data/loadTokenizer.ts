@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { ByteLevelBpeTokenizer, isBpeTokenizerDir } from './bpeTokenizer';
 import { configMaxLength, HfTokenizer } from './hfTokenizer';
 import type { Compat, Tokenizer } from './tokenizer';
 import { WordPieceTokenizer } from './wordpiece';
@@ -62,6 +63,10 @@ export function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): 
   const config = existsSync(configPath) ? readJson(configPath) : {};
   const hasJson = existsSync(jsonPath);
   const hasVocab = existsSync(vocabPath);
+  // OPT and GPT-2: byte-level BPE (a BPE tokenizer.json, or vocab.json + merges.txt).
+  if (!(hasVocab && options.prefer === 'vocab.txt') && isBpeTokenizerDir(dir)) {
+    return ByteLevelBpeTokenizer.fromDirectory(dir, { modelMaxLength: options.modelMaxLength });
+  }
   const useJson = hasJson && (options.prefer !== 'vocab.txt' || !hasVocab);
   if (useJson) {
     return new HfTokenizer(readJson(jsonPath), config, {
@@ -85,5 +90,5 @@ export function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): 
       maskToken: tokenName(config, 'mask_token'),
     });
   }
-  throw new Error(`${dir}: no tokenizer found (looked for tokenizer.json and vocab.txt)`);
+  throw new Error(`${dir}: no tokenizer found (looked for tokenizer.json and vocab.txt, and for vocab.json with merges.txt)`);
 }

@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { GLUE_TASKS, parseGlueTsv } from './glue';
-import { mulberry32, type Rng } from './random';
+import { mulberry32, type Rng } from '../util/random';
 
 export const NEGATION_LEXICON = {
   subjects: ['movie', 'film', 'acting', 'plot', 'music', 'story', 'script', 'cast', 'ending', 'dialogue', 'pacing', 'soundtrack'],

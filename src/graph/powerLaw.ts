@@ -17,7 +17,7 @@
  * What the package does not do and this module adds: a minimum tail size, and a fit result that
  * says when alpha sits at its search bound (then it is a bound, not an estimate).
  */
-import { mulberry32 } from '../data/random';
+import { mulberry32 } from '../util/random';
 import { nelderMead } from './nelderMead';
 import { hurwitzZeta } from './special';
 
@@ -249,7 +249,7 @@ export function powerLawCcdf(fit: Pick<PowerLawFit, 'alpha' | 'xmin'>, x: number
   return hurwitzZeta(fit.alpha, x) / hurwitzZeta(fit.alpha, fit.xmin);
 }
 
-/** Uniform numbers in [0, 1) from a seed (mulberry32, src/data/random.ts), so samples are reproducible. */
+/** Uniform numbers in [0, 1) from a seed (mulberry32, src/util/random.ts), so samples are reproducible. */
 export function seededRandom(seed: number): () => number {
   const rng = mulberry32(seed);
   return () => rng.next();

@@ -6,12 +6,40 @@
  * (head removal, compaction) changes the model in place. Orientation is Hugging Face's:
  * `weight[out, in]`, `y = x @ weight^T + bias`.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 /** A dense map `y = x @ weight^T + bias`; `weight` is `[out, in]`. */
 export interface Linear {
   weight: tf.Variable;
   bias: tf.Variable | null;
+}
+
+/**
+ * Where a block sits in its model: reports, graphs and logs key blocks by all three, so that a
+ * model with two attentions per layer (self and cross, T5) or two stacks never collides.
+ */
+export interface BlockIdentity {
+  /** `encoder` (BERT, T5's encoder) or `decoder` (OPT, GPT-2, T5's decoder). */
+  readonly stack: 'encoder' | 'decoder';
+  /** `self` attention, `cross` attention (Q reads the decoder, K/V the encoder), or the layer's `mlp`. */
+  readonly kind: 'self' | 'cross' | 'mlp';
+  /** Index of the layer in its stack. */
+  readonly layer: number;
+}
+
+/**
+ * A variable that a structural change replaced by one with fewer rows or columns: the new one
+ * holds `gather(variable, kept, axis)` (head removal also merges columns of the output weight,
+ * whose positions still follow `kept`). The optimizer follows its per-entry state by this record.
+ */
+export interface StructuralChange {
+  /** The variable before the change (disposed by then: only its identity is meaningful). */
+  readonly variable: tf.Variable;
+  /** The variable that took its place in the block. */
+  readonly replacement: tf.Variable;
+  readonly axis: number;
+  /** Positions along `axis`, before the change, that the replacement keeps, ascending. */
+  readonly kept: readonly number[];
 }
 
 /**
@@ -21,7 +49,9 @@ export interface Linear {
 export interface AttentionBlock {
   /** Hugging Face prefix of the block, e.g. `bert.encoder.layer.3.attention`. */
   readonly name: string;
-  /** Index of the layer in the model. */
+  readonly stack: BlockIdentity['stack'];
+  readonly kind: 'self' | 'cross';
+  /** Index of the layer in its stack. */
   readonly layer: number;
   numHeads: number;
   readonly headSize: number;
@@ -40,11 +70,14 @@ export interface AttentionBlock {
   inputIndex: number[] | null;
 }
 
-export type Activation = 'gelu' | 'gelu_new' | 'relu';
+export type { Activation } from '../util/activations';
+import type { Activation } from '../util/activations';
 
 /** One position-wise MLP: `output(act(input(x)))`. `input.weight` is `[de, d]`, `output.weight` `[d, de]`. */
 export interface MlpBlock {
   readonly name: string;
+  readonly stack: BlockIdentity['stack'];
+  readonly kind: 'mlp';
   readonly layer: number;
   readonly activation: Activation;
   input: Linear;
@@ -64,21 +97,4 @@ export interface PrunableModel {
   mlpBlocks(): MlpBlock[];
   /** Model width `d`. */
   readonly hiddenSize: number;
-}
-
-/**
- * Replaces a variable's value with a tensor of possibly different shape, disposing the old one.
- * The new name is the parameter's own with a replacement count (`..._r1`, `..._r2`, ...): names
- * stay short over any number of prune rounds and the same in every run (TF.js needs a name that
- * no live variable holds, and the old one is still alive while the new one is made).
- */
-export function replaceVariable(old: tf.Variable, value: tf.Tensor, trainable = old.trainable): tf.Variable {
-  const m = /^(.*)_r(\d+)$/.exec(old.name);
-  const base = m ? m[1] : old.name;
-  let n = m ? Number(m[2]) + 1 : 1;
-  const live = tf.engine().registeredVariables;
-  while (live[`${base}_r${n}`] !== undefined) n++;
-  const next = tf.variable(value, trainable, `${base}_r${n}`);
-  old.dispose();
-  return next;
 }

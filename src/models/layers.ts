@@ -3,10 +3,13 @@
  * Each returns a new tensor and leaves its temporaries to the caller's `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
+import type { AttentionBlock, Linear, MlpBlock } from './blocks';
+import { activate, activationGrad } from '../util/activations';
 import * as fused from '../backend/kernels/fused';
 import { dropout as hashDropout } from '../backend/kernels/dropout';
 import * as lean from './lean';
+
+export { activate, activationGrad, gelu, geluTanh } from '../util/activations';
 
 /** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
 export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
@@ -21,53 +24,11 @@ export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
 }
 
 /**
- * Exact (erf) GELU, as BERT's `hidden_act: "gelu"`. Closed-form gradient, and one native pass
- * each way on wasm when the OpenBLAS addon is active (`backend/kernels/fused.ts`).
- */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return fused.gelu(x);
-}
-
-/**
  * Inverted dropout with mask `seed`: the same mask on every backend, one native pass each way
  * where the addon is loaded, nothing stored for the backward pass (`backend/kernels/dropout.ts`).
  */
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   return hashDropout(x, rate, seed);
-}
-
-/** Tanh-approximated GELU (`gelu_new`, GPT-2). */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-}
-
-/** d geluTanh(x)/dx applied to `dy`. */
-function geluTanhGrad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const c = Math.sqrt(2 / Math.PI);
-    const th = tf.tanh(tf.mul(c, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))));
-    const du = tf.mul(c, tf.add(1, tf.mul(3 * 0.044715, tf.square(x))));
-    const d = tf.add(tf.mul(0.5, tf.add(1, th)), tf.mul(tf.mul(0.5, x), tf.mul(tf.sub(1, tf.square(th)), du)));
-    return tf.mul(dy, d);
-  });
-}
-
-/** The gradient of `activate(x, act)` applied to `dy`. */
-export function activationGrad(x: tf.Tensor, dy: tf.Tensor, act: Activation): tf.Tensor {
-  switch (act) {
-    case 'gelu': return fused.geluGrad(x, dy);
-    case 'gelu_new': return geluTanhGrad(x, dy);
-    case 'relu': return tf.tidy(() => tf.mul(dy, tf.step(x)));
-  }
-}
-
-export function activate(x: tf.Tensor, act: Activation): tf.Tensor {
-  switch (act) {
-    case 'gelu': return gelu(x);
-    case 'gelu_new': return geluTanh(x);
-    case 'relu': return tf.relu(x);
-  }
 }
 
 /** LayerNorm over the last dimension (fused forward and gradient where the backend has them). */
@@ -121,6 +82,19 @@ export function attention(block: AttentionBlock, inputs: AttentionInputs, probsD
   const [b, , tq] = ctx.shape;
   const merged = ctx.transpose([0, 2, 1, 3]).reshape([b, tq, numHeads * headSize]);
   return linear(merged, block.output);
+}
+
+/**
+ * One layer of a forward pass's layer loop: the layer's temporaries go as soon as its output
+ * exists, instead of at the end of the outer tidy, and its input too unless `keepInput` (the
+ * hidden states are returned). Under a gradient tape this frees only what the backward pass does
+ * not read: the tape holds its own references to the tensors it saved. Without a tape nothing is
+ * kept for a backward pass (as under PyTorch's no_grad).
+ */
+export function runLayer(input: tf.Tensor, keepInput: boolean, layer: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const out = tf.tidy(() => layer(input));
+  if (!keepInput && out !== input) input.dispose();
+  return out;
 }
 
 /** `output(act(input(x)))`; the activation is recomputed in the backward pass, not kept (`lean.ts`). */

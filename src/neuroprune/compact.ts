@@ -17,15 +17,26 @@
  * produces both from the blocks.
  */
 import * as tf from '@tensorflow/tfjs';
-import { replaceVariable, type AttentionBlock, type Linear, type MlpBlock, type PrunableModel } from '../models/blocks';
-import { activate } from '../models/layers';
+import type { AttentionBlock, Linear, MlpBlock, PrunableModel, StructuralChange } from '../models/blocks';
+import { activate } from '../util/activations';
+import { replaceVariable } from '../util/variables';
 import { checkEps, DEFAULT_EPS } from './checks';
 
-function setParam(layer: Linear, key: 'weight' | 'bias', value: tf.Tensor): void {
+/** Sets a Linear's weight or bias to `value` (disposed afterwards); the variable replaced, if any. */
+function setParam(layer: Linear, key: 'weight' | 'bias', value: tf.Tensor): { variable: tf.Variable; replacement: tf.Variable } | null {
   const old = layer[key];
-  if (old) layer[key] = replaceVariable(old, value);
-  else layer[key] = tf.variable(value, layer.weight.trainable, layer.weight.name.replace(/weight.*$/, 'bias'));
+  const replacement = old ? replaceVariable(old, value) : tf.variable(value, layer.weight.trainable, layer.weight.name.replace(/weight.*$/, 'bias'));
+  layer[key] = replacement;
   value.dispose();
+  return old ? { variable: old, replacement } : null;
+}
+
+/** `setParam` of the gather `kept` along `axis` of the current value: the change, for the optimizer. */
+function gatherParam(layer: Linear, key: 'weight' | 'bias', axis: number, kept: readonly number[], value?: tf.Tensor): StructuralChange {
+  const old = layer[key];
+  if (!old) throw new Error(`gatherParam: layer has no ${key}`);
+  const r = setParam(layer, key, value ?? tf.tidy(() => tf.gather(old, kept as number[], axis)));
+  return { ...r!, axis, kept };
 }
 
 /** Booleans from a 1-D reduction, disposing it. */
@@ -37,6 +48,7 @@ function flags(t: tf.Tensor): boolean[] {
 
 export interface MlpCompaction {
   name: string;
+  stack: MlpBlock['stack'];
   layer: number;
   before: number;
   after: number;
@@ -44,6 +56,8 @@ export interface MlpCompaction {
   folded: number;
   /** Positions (before compaction) of the neurons kept, ascending: the gather that other per-neuron state must follow. */
   kept: number[];
+  /** The variables replaced by gathers of `kept` (the output bias fold keeps its shape and is not one). */
+  changes: StructuralChange[];
 }
 
 /** Removes dead neurons from one MLP block (see the module comment). Never leaves it empty. */
@@ -57,7 +71,8 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   let keep = rowLive.flatMap((r, i) => (r && colLive[i] ? [i] : []));
   const foldIdx = rowLive.flatMap((r, i) => (!r && colLive[i] ? [i] : []));
   const before = de;
-  if (keep.length === de) return { name: block.name, layer: block.layer, before, after: de, folded: 0, kept: keep };
+  const id = { name: block.name, stack: block.stack, layer: block.layer };
+  if (keep.length === de) return { ...id, before, after: de, folded: 0, kept: keep, changes: [] };
   block.originalIntermediateSize ??= de;
 
   // Fold the constant outputs of neurons that read nothing: act(b_in[i]) * Wout[:, i].
@@ -83,19 +98,23 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
     keep = [0];
     zeroKeptColumn = true;
   }
-  setParam(block.input, 'weight', tf.tidy(() => tf.gather(win, keep, 0)));
-  if (bin) setParam(block.input, 'bias', tf.tidy(() => tf.gather(bin, keep, 0)));
-  setParam(block.output, 'weight', tf.tidy(() => (zeroKeptColumn ? tf.zeros([wout.shape[0], 1]) : tf.gather(wout, keep, 1))));
-  return { name: block.name, layer: block.layer, before, after: keep.length, folded, kept: keep };
+  const changes = [gatherParam(block.input, 'weight', 0, keep)];
+  if (bin) changes.push(gatherParam(block.input, 'bias', 0, keep));
+  changes.push(gatherParam(block.output, 'weight', 1, keep, zeroKeptColumn ? tf.zeros([wout.shape[0], 1]) : undefined));
+  return { ...id, before, after: keep.length, folded, kept: keep, changes };
 }
 
 export interface AttentionInputCompaction {
   name: string;
+  stack: AttentionBlock['stack'];
+  kind: AttentionBlock['kind'];
   layer: number;
   before: number;
   after: number;
   /** Positions (among the input dims read before compaction) of the dims kept, ascending. */
   kept: number[];
+  /** The Q/K/V weights replaced by gathers of `kept` along their columns. */
+  changes: StructuralChange[];
 }
 
 /** Removes model-input dimensions that none of Q/K/V reads (see the module comment). */
@@ -109,15 +128,13 @@ export function compactAttentionInputs(block: AttentionBlock): AttentionInputCom
     tf.tidy(() => tf.logicalOr(tf.logicalOr(tf.any(tf.notEqual(q, 0), 0), tf.any(tf.notEqual(block.key.weight, 0), 0)), tf.any(tf.notEqual(block.value.weight, 0), 0))),
   );
   let keep = live.flatMap((v, j) => (v ? [j] : []));
-  if (keep.length === dIn) return { name: block.name, layer: block.layer, before: dIn, after: dIn, kept: keep };
+  const id = { name: block.name, stack: block.stack, kind: block.kind, layer: block.layer };
+  if (keep.length === dIn) return { ...id, before: dIn, after: dIn, kept: keep, changes: [] };
   if (keep.length === 0) keep = [0]; // all-zero Q/K/V: keep one (zero) column rather than a zero-width matmul
-  for (const l of [block.query, block.key, block.value]) {
-    const w = l.weight;
-    setParam(l, 'weight', tf.tidy(() => tf.gather(w, keep, 1)));
-  }
+  const changes = [block.query, block.key, block.value].map((l) => gatherParam(l, 'weight', 1, keep));
   const prev = block.inputIndex;
   block.inputIndex = prev ? keep.map((j) => prev[j] as number) : keep;
-  return { name: block.name, layer: block.layer, before: dIn, after: keep.length, kept: keep };
+  return { ...id, before: dIn, after: keep.length, kept: keep, changes };
 }
 
 export interface ModelCompaction {

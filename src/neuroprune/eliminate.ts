@@ -4,7 +4,8 @@
  * survivor's, and removed physically from the block.
  */
 import * as tf from '@tensorflow/tfjs';
-import { replaceVariable, type AttentionBlock, type Linear } from '../models/blocks';
+import type { AttentionBlock, Linear, StructuralChange } from '../models/blocks';
+import { replaceVariable } from '../util/variables';
 import { checkTheta } from './checks';
 import { findDominating, type DominatingResult, type DominatingStrategy } from './dominating';
 import { headDistances, similarityFromDistances, type HeadDistanceOptions } from './similarity';
@@ -17,12 +18,14 @@ export interface RemoveHeadsOptions {
   merge?: boolean;
 }
 
-/** Replaces a Linear's weight or bias by `value` (disposed afterwards) and returns nothing. */
-function setParam(layer: Linear, key: 'weight' | 'bias', value: tf.Tensor): void {
+/** Replaces a Linear's weight or bias by `value` (disposed afterwards), the gather `kept` along `axis` of the old one. */
+function setParam(layer: Linear, key: 'weight' | 'bias', value: tf.Tensor, axis: number, kept: readonly number[]): StructuralChange {
   const old = layer[key];
   if (!old) throw new Error(`setParam: layer has no ${key}`);
-  layer[key] = replaceVariable(old, value);
+  const replacement = replaceVariable(old, value);
+  layer[key] = replacement;
   value.dispose();
+  return { variable: old, replacement, axis, kept };
 }
 
 function headRows(heads: readonly number[], headSize: number): number[] {
@@ -32,8 +35,9 @@ function headRows(heads: readonly number[], headSize: number): number[] {
 /**
  * Removes heads from a block. `into[i]` is the head (current position) that head `i` is replaced
  * by, `i` for a head that stays; a replacement must itself stay. Updates `numHeads` and `headIds`.
+ * Returns the variables it replaced (Q/K/V rows and biases, O columns), for the optimizer state.
  */
-export function removeHeads(block: AttentionBlock, into: readonly number[], options: RemoveHeadsOptions = {}): void {
+export function removeHeads(block: AttentionBlock, into: readonly number[], options: RemoveHeadsOptions = {}): StructuralChange[] {
   const merge = options.merge ?? true;
   const { numHeads: k, headSize: dh } = block;
   if (into.length !== k) throw new Error(`removeHeads ${block.name}: got ${into.length} replacements for ${k} heads`);
@@ -42,15 +46,16 @@ export function removeHeads(block: AttentionBlock, into: readonly number[], opti
     if (into[j] !== j) throw new Error(`removeHeads ${block.name}: head ${i} replaced by head ${j}, which is itself removed`);
   });
   const kept = into.flatMap((j, i) => (j === i ? [i] : []));
-  if (kept.length === k) return;
+  if (kept.length === k) return [];
   if (kept.length === 0) throw new Error(`removeHeads ${block.name}: a layer must keep at least one head`);
 
   const rows = headRows(kept, dh);
+  const changes: StructuralChange[] = [];
   for (const l of [block.query, block.key, block.value]) {
-    setParam(l, 'weight', tf.tidy(() => tf.gather(l.weight, rows, 0)));
+    changes.push(setParam(l, 'weight', tf.tidy(() => tf.gather(l.weight, rows, 0)), 0, rows));
     if (l.bias) {
       const b = l.bias;
-      setParam(l, 'bias', tf.tidy(() => tf.gather(b, rows, 0)));
+      changes.push(setParam(l, 'bias', tf.tidy(() => tf.gather(b, rows, 0)), 0, rows));
     }
   }
   const wo = block.output.weight;
@@ -66,9 +71,10 @@ export function removeHeads(block: AttentionBlock, into: readonly number[], opti
     );
     return tf.matMul(assign, perHead).reshape([kept.length, d, dh]).transpose([1, 0, 2]).reshape([d, kept.length * dh]);
   });
-  setParam(block.output, 'weight', nextWo);
+  changes.push(setParam(block.output, 'weight', nextWo, 1, rows));
   block.numHeads = kept.length;
   block.headIds = kept.map((h) => block.headIds[h]);
+  return changes;
 }
 
 export interface EliminateOptions extends HeadDistanceOptions, RemoveHeadsOptions {
@@ -86,6 +92,8 @@ export interface EliminatedHead {
 
 export interface HeadElimination {
   name: string;
+  stack: AttentionBlock['stack'];
+  kind: AttentionBlock['kind'];
   layer: number;
   theta: number;
   strategy: DominatingStrategy;
@@ -95,6 +103,8 @@ export interface HeadElimination {
   /** Original ids of the surviving heads. */
   kept: number[];
   eliminated: EliminatedHead[];
+  /** The variables replaced (see `removeHeads`); empty when no head was removed. */
+  changes: StructuralChange[];
 }
 
 /** Applies a dominating-set result to a block and describes it in original head ids. */
@@ -102,9 +112,11 @@ function applyDominating(block: AttentionBlock, result: DominatingResult, theta:
   const ids = block.headIds.slice();
   const eliminated = result.into.flatMap((j, i) => (j === i ? [] : [{ head: ids[i], into: ids[j] }]));
   const headsBefore = block.numHeads;
-  removeHeads(block, result.into, { merge });
+  const changes = removeHeads(block, result.into, { merge });
   return {
     name: block.name,
+    stack: block.stack,
+    kind: block.kind,
     layer: block.layer,
     theta,
     strategy,
@@ -113,6 +125,7 @@ function applyDominating(block: AttentionBlock, result: DominatingResult, theta:
     headsAfter: block.numHeads,
     kept: block.headIds.slice(),
     eliminated,
+    changes,
   };
 }
 

@@ -70,6 +70,11 @@ export class AdamW {
         throw new Error(`AdamW: gradient of ${name} has shape [${g.shape}], parameter is [${p.shape}]`);
       }
       const prev = this.state.get(name) ?? { m: tf.zerosLike(p), v: tf.zerosLike(p) };
+      if (prev.m.rank !== p.rank || !p.shape.every((d, i) => d === prev.m.shape[i])) {
+        // A structural change replaced the parameter without a remap record for it: its moments
+        // would land on the wrong rows (or fail), so the step stops here.
+        throw new Error(`AdamW: the moments of ${name} have shape [${prev.m.shape}], the parameter is [${p.shape}]; the change that reshaped it returned no record for the optimizer to follow`);
+      }
       const decay = this.decays(name) && this.weightDecay > 0;
       const native = nativeAdamWUpdate(p, prev.m, prev.v, g, {
         lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: decay ? this.weightDecay : 0, step: t,

@@ -6,7 +6,9 @@ import type { Batch } from '../data';
 import { BertForSequenceClassification, bertLoss, problemType } from '../models/bert';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';
 import { activationBytes, encoderActivationTerms } from '../models/bertMemory';
-import type { StepContext, StepMemory, TrainableModel } from './types';
+import { saveBertCheckpoint } from '../checkpoint/bert';
+import type { StepContext, StepMemory } from './types';
+import type { TaskModel } from './taskModel';
 
 /** Batch arrays to the model's input tensors (`[size, seqLen]` int32). */
 export function batchInputs(batch: Batch): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D; tokenTypeIds: tf.Tensor2D } {
@@ -18,8 +20,26 @@ export function batchInputs(batch: Batch): { inputIds: tf.Tensor2D; attentionMas
   };
 }
 
-export class BertTaskModel implements TrainableModel<Batch> {
+export class BertTaskModel implements TaskModel {
+  readonly modelType = 'bert';
+
   constructor(readonly bert: BertForSequenceClassification) {}
+
+  get maxPositions(): number {
+    return this.bert.config.max_position_embeddings;
+  }
+
+  get vocabSize(): number {
+    return this.bert.config.vocab_size;
+  }
+
+  get numLabels(): number {
+    return this.bert.config.num_labels;
+  }
+
+  save(dir: string, options: { dense?: boolean } = {}): void {
+    saveBertCheckpoint(this.bert, dir, options);
+  }
 
   get hiddenSize(): number {
     return this.bert.hiddenSize;

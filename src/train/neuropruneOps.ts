@@ -1,36 +1,46 @@
 /**
- * The NeuroPrune side of a training run for a BERT task model: the regularized objective, the
+ * The NeuroPrune side of a training run for a task model of any architecture: the regularized objective, the
  * end-of-epoch head elimination and compaction (with the optimizer state following the surviving
  * rows and columns), sparsity accounting and checkpoint I/O.
  */
 import * as tf from '@tensorflow/tfjs';
 import { copyFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadBertCheckpoint, loadTensorFile, saveBertCheckpoint, saveTensorFile } from '../checkpoint';
-import type { AttentionBlock } from '../models/blocks';
+import { loadTensorFile, saveTensorFile } from '../checkpoint';
+import type { StructuralChange } from '../models/blocks';
 import {
   attentionGroupL12, attentionGroupL12Value, compactAttentionInputs, compactMlp, eliminateRedundantHeads,
   magnitudePrune, mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, sparsityReport, zeroBelow,
 } from '../neuroprune';
-import { BertTaskModel } from './bertTask';
+import { loadTaskModel, type TaskModel } from './taskModel';
 import type { TrainOptions } from './options';
 import type { TrainerOps } from './trainer';
 
 type Gather = (t: tf.Tensor) => tf.Tensor;
 
-function rowsOfHeads(kept: readonly number[], headSize: number): number[] {
-  return kept.flatMap((h) => Array.from({ length: headSize }, (_, r) => h * headSize + r));
-}
-
-/** Composes gathers registered for the same parameter (head removal, then input compaction). */
-function addGather(remap: Map<string, Gather | null>, name: string, g: Gather): void {
-  const prev = remap.get(name);
-  remap.set(name, prev ? (t) => tf.tidy(() => g(prev(t))) : g);
-}
-
-function attentionParamPrefix(block: AttentionBlock): string {
-  // Hugging Face names: <layer>.attention.self.{query,key,value} and <layer>.attention.output.dense.
-  return block.name;
+/**
+ * Turns the structural changes of one pruning round into the trainer's remap (parameter name to
+ * the gather its optimizer moments need), by variable: `names` are the model's parameters before
+ * the round, and a replacement inherits the name of the variable it replaced, so a second change
+ * of the same parameter (heads, then input compaction) composes with the first. No name is built
+ * here: a change of a variable the model does not name is an error, not a skipped moment.
+ */
+export function remapFromChanges(names: Map<string, tf.Variable>, changes: readonly StructuralChange[]): Map<string, Gather | null> {
+  const nameOf = new Map<tf.Variable, string>();
+  for (const [name, v] of names) nameOf.set(v, name);
+  const remap = new Map<string, Gather | null>();
+  for (const c of changes) {
+    const name = nameOf.get(c.variable);
+    if (name === undefined) {
+      throw new Error(`pruning replaced variable ${c.variable.name}, which is not a named parameter of the model: its optimizer state cannot follow`);
+    }
+    nameOf.set(c.replacement, name);
+    const kept = [...c.kept];
+    const g: Gather = (t) => tf.gather(t, kept, c.axis);
+    const prev = remap.get(name);
+    remap.set(name, prev ? (t) => tf.tidy(() => g(prev(t))) : g);
+  }
+  return remap;
 }
 
 export interface NeuropruneOpsOptions {
@@ -40,7 +50,7 @@ export interface NeuropruneOpsOptions {
   extraFiles?: string[];
 }
 
-export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<BertTaskModel> {
+export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<TaskModel> {
   return {
     regularizer(model, o) {
       const attn = model.attentionBlocks();
@@ -72,20 +82,11 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
     },
 
     pruneAfterEpoch(model, o) {
-      const remap = new Map<string, Gather | null>();
+      const names = model.namedVariables();
+      const changes: StructuralChange[] = [];
       const heads = model.attentionBlocks().map((block) => {
-        const before = block.headIds.slice();
         const result = eliminateRedundantHeads(block, { theta: o.theta, strategy: o.headStrategy, merge: o.mergeHeads });
-        if (result.headsAfter < result.headsBefore) {
-          const keptPositions = result.kept.map((id) => before.indexOf(id));
-          const rows = rowsOfHeads(keptPositions, block.headSize);
-          const p = attentionParamPrefix(block);
-          for (const m of ['query', 'key', 'value']) {
-            addGather(remap, `${p}.self.${m}.weight`, (t) => tf.gather(t, rows, 0));
-            addGather(remap, `${p}.self.${m}.bias`, (t) => tf.gather(t, rows, 0));
-          }
-          addGather(remap, `${p}.output.dense.weight`, (t) => tf.gather(t, rows, 1));
-        }
+        changes.push(...result.changes);
         return result;
       });
       let compaction: Record<string, unknown> | null = null;
@@ -94,29 +95,21 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
         const zeroed = zeroBelow(model, { eps: o.eps });
         const mlp = model.mlpBlocks().map((block) => {
           const c = compactMlp(block);
-          if (c.after < c.before) {
-            const kept = c.kept;
-            addGather(remap, `${block.name}.intermediate.dense.weight`, (t) => tf.gather(t, kept, 0));
-            addGather(remap, `${block.name}.intermediate.dense.bias`, (t) => tf.gather(t, kept, 0));
-            addGather(remap, `${block.name}.output.dense.weight`, (t) => tf.gather(t, kept, 1));
-          }
-          return { layer: c.layer, before: c.before, after: c.after, folded: c.folded };
+          changes.push(...c.changes);
+          return { stack: c.stack, layer: c.layer, before: c.before, after: c.after, folded: c.folded };
         });
         const attention = model.attentionBlocks().map((block) => {
           const c = compactAttentionInputs(block);
-          if (c.after < c.before) {
-            const kept = c.kept;
-            for (const m of ['query', 'key', 'value']) addGather(remap, `${block.name}.self.${m}.weight`, (t) => tf.gather(t, kept, 1));
-          }
-          return { layer: c.layer, before: c.before, after: c.after };
+          changes.push(...c.changes);
+          return { stack: c.stack, kind: c.kind, layer: c.layer, before: c.before, after: c.after };
         });
         compaction = { zeroedBelowEps: zeroed, mlp, attentionInputs: attention };
       }
       const record = {
-        heads: heads.map((h) => ({ layer: h.layer, before: h.headsBefore, after: h.headsAfter, kept: h.kept, eliminated: h.eliminated })),
+        heads: heads.map((h) => ({ stack: h.stack, kind: h.kind, layer: h.layer, before: h.headsBefore, after: h.headsAfter, kept: h.kept, eliminated: h.eliminated })),
         compaction,
       };
-      return { record, remap };
+      return { record, remap: remapFromChanges(names, changes) };
     },
 
     projectToSparsity(model, target, o) {
@@ -137,13 +130,12 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Be
     },
 
     async saveModel(model, dir) {
-      saveBertCheckpoint(model.bert, dir);
+      model.save(dir);
       for (const f of options.extraFiles ?? []) copyFileSync(f, join(dir, basename(f)));
     },
 
     async loadModel(dir) {
-      const { model } = loadBertCheckpoint(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {});
-      return new BertTaskModel(model);
+      return loadTaskModel(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {}).model;
     },
 
     saveTensors: saveTensorFile,

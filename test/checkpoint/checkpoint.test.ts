@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { CheckpointError, loadBertCheckpoint, saveBertCheckpoint } from '../../src/checkpoint';
 import { BertForSequenceClassification, type BertConfig } from '../../src/models/bert';
-import { replaceVariable } from '../../src/models/blocks';
+import { replaceVariable } from '../../src/util/variables';
 import { convertDtype, copyFixture, editConfig, editSafetensors, FIXTURES } from './helpers';
 
 beforeAll(async () => { await initBackend({ force: 'wasm' }); });

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { loadBertCheckpoint, saveBertCheckpoint } from '../../src/checkpoint';
-import { replaceVariable } from '../../src/models/blocks';
+import { replaceVariable } from '../../src/util/variables';
 import { FIXTURES } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');

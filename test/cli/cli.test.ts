@@ -96,7 +96,7 @@ describe('neuroprune command line', () => {
     expect(evaluated.code).toBe(1);
     expect(evaluated.out).toBe('');
     expect(evaluated.err.trim().split('\n').filter((l) => !l.startsWith('backend'))).toEqual([
-      `neuroprune eval: error: ${none} has no tokenizer (vocab.txt or tokenizer.json): eval needs the one the model was trained with; copy it into ${none} (the built-in task's is ${join(NEGATION_TASK_DIR, 'vocab.txt')})`,
+      `neuroprune eval: error: ${none} has no tokenizer (vocab.txt, tokenizer.json or vocab.json): eval needs the one the model was trained with; copy it into ${none} (the built-in task's is ${join(NEGATION_TASK_DIR, 'vocab.txt')})`,
     ]);
     const other = modelWithLabels('other-vocab', 2);
     writeFileSync(join(other, 'vocab.txt'), readFileSync(join(other, 'vocab.txt'), 'utf8') + 'extra\n');
@@ -108,7 +108,7 @@ describe('neuroprune command line', () => {
       const out = join(root, `no-tokenizer-${command}`);
       const r = await run(command, '--model', none, ...extra, '--out', out);
       expect(r.code).toBe(0);
-      expect(r.err.trim().split('\n')).toEqual([`note: ${none} has no tokenizer files (vocab.txt, tokenizer.json): ${out} has none either; copy them in before eval`]);
+      expect(r.err.trim().split('\n')).toEqual([`note: ${none} has no tokenizer files (vocab.txt, tokenizer.json, vocab.json): ${out} has none either; copy them in before eval`]);
       const copied = join(root, `with-tokenizer-${command}`);
       const c = await run(command, '--model', other, ...extra, '--out', copied);
       expect(c.err).toBe('');

@@ -7,7 +7,7 @@ export function linear(weight: number[][] | tf.Tensor2D, withBias = true): Linea
 }
 
 export function mlpBlock(win: number[][] | tf.Tensor2D, wout: number[][] | tf.Tensor2D, layer = 0): MlpBlock {
-  return { name: `layer.${layer}.mlp`, layer, activation: 'gelu', input: linear(win), output: linear(wout) };
+  return { name: `layer.${layer}.mlp`, stack: 'encoder', kind: 'mlp', layer, activation: 'gelu', input: linear(win), output: linear(wout) };
 }
 
 /**
@@ -20,7 +20,7 @@ export function leveledAttention(levels: number[], dh: number, layer = 0): Atten
   const d = k * dh;
   const rows = (): number[][] => levels.flatMap((v) => Array.from({ length: dh }, () => Array<number>(d).fill(v)));
   return {
-    name: `layer.${layer}.attention`, layer, numHeads: k, headSize: dh, headIds: levels.map((_, h) => h),
+    name: `layer.${layer}.attention`, stack: 'encoder', kind: 'self', layer, numHeads: k, headSize: dh, headIds: levels.map((_, h) => h),
     originalNumHeads: k, query: linear(rows()), key: linear(rows()), value: linear(rows()),
     output: linear(Array.from({ length: d }, () => Array<number>(d).fill(0.1))), inputIndex: null,
   };

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
+import { maxAbsDiff } from './helpers';
 import { loadBertCheckpoint } from '../../src/checkpoint';
 import { loadNativeBlas } from '../../src/backend/kernels';
 
@@ -19,14 +20,6 @@ interface Reference {
   logits: number[][];
 }
 
-function maxAbsDiff(actual: tf.Tensor, expected: number[] | number[][] | number[][][]): number {
-  const a = actual.dataSync();
-  const e = (expected as number[]).flat(3) as number[];
-  expect(a.length).toBe(e.length);
-  let m = 0;
-  for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(a[i] - e[i]));
-  return m;
-}
 
 /** Measured differences, printed at the end so that the closing note can quote them. */
 const measured: string[] = [];

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { BertForSequenceClassification, type BertConfig } from '../../src/models/bert';
-import { replaceVariable } from '../../src/models/blocks';
+import { replaceVariable } from '../../src/util/variables';
 import { compactMlp, eliminateRedundantHeads } from '../../src/neuroprune';
 
 beforeAll(async () => { await initBackend({ force: 'cpu' }); });

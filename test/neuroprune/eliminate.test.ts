@@ -28,7 +28,7 @@ function equidistant(layer = 0): AttentionBlock {
   const l = (rows: number[][]) => ({ weight: tf.variable(tf.tensor2d(rows)), bias: null });
   const zero = [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]];
   return {
-    name: `eq.${layer}`, layer, numHeads: 3, headSize: 1, headIds: [0, 1, 2], originalNumHeads: 3,
+    name: `eq.${layer}`, stack: 'encoder', kind: 'self', layer, numHeads: 3, headSize: 1, headIds: [0, 1, 2], originalNumHeads: 3,
     query: l([[0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]]), key: l(zero), value: l(zero),
     output: l([[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]]), inputIndex: null,
   };
@@ -128,7 +128,7 @@ describe('target number of heads', () => {
     const l = (rows: number[][]) => ({ weight: tf.variable(tf.tensor2d(rows)), bias: null });
     const zero = [0, 1, 2, 3].map(() => [0, 0, 0, 0]);
     return {
-      name: `line.${layer}`, layer, numHeads: 4, headSize: 1, headIds: [0, 1, 2, 3], originalNumHeads: 4,
+      name: `line.${layer}`, stack: 'encoder', kind: 'self', layer, numHeads: 4, headSize: 1, headIds: [0, 1, 2, 3], originalNumHeads: 4,
       query: l([0, 1, 2, 3].map((i) => [i * step, 0, 0, 0])), key: l(zero), value: l(zero),
       output: l(zero.map(() => [1, 1, 1, 1])), inputIndex: null,
     };

@@ -1,6 +1,6 @@
 /** Small random attention / MLP blocks for the NeuroPrune tests (cpu backend, float32). */
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32 } from '../../src/data/random';
+import { mulberry32 } from '../../src/util/random';
 import type { Activation, AttentionBlock, Linear, MlpBlock, PrunableModel } from '../../src/models/blocks';
 
 /** Deterministic uniform(-1, 1) numbers (mulberry32). */
@@ -28,6 +28,8 @@ export function randomAttention(opts: { d: number; heads: number; headSize: numb
   const inner = opts.heads * opts.headSize;
   return {
     name: `layer.${opts.layer ?? 0}.attention`,
+    stack: 'encoder',
+    kind: 'self',
     layer: opts.layer ?? 0,
     numHeads: opts.heads,
     headSize: opts.headSize,
@@ -45,6 +47,8 @@ export function randomMlp(opts: { d: number; de: number; seed: number; layer?: n
   const r = rng(opts.seed);
   return {
     name: `layer.${opts.layer ?? 0}.mlp`,
+    stack: 'encoder',
+    kind: 'mlp',
     layer: opts.layer ?? 0,
     activation: opts.activation ?? 'gelu',
     input: randomLinear(opts.de, opts.d, r),

@@ -25,7 +25,7 @@ function lin(w: number[][], bias = false) {
 
 function handMlp(): MlpBlock {
   return {
-    name: 'mlp', layer: 0, activation: 'gelu',
+    name: 'mlp', stack: 'encoder', kind: 'mlp', layer: 0, activation: 'gelu',
     input: lin([[0, 2, -1], [0.00001, 0, 3]]), // [de=2, d=3]
     output: lin([[1, 0], [0, 0], [-2, 0.5]]), // [d=3, de=2]
   };
@@ -33,7 +33,7 @@ function handMlp(): MlpBlock {
 
 function handAttn(): AttentionBlock {
   return {
-    name: 'attn', layer: 0, numHeads: 1, headSize: 2, headIds: [0], originalNumHeads: 1,
+    name: 'attn', stack: 'encoder', kind: 'self', layer: 0, numHeads: 1, headSize: 2, headIds: [0], originalNumHeads: 1,
     query: lin([[1, 0], [-1, 0]]), key: lin([[0, 0], [2, 0]]), value: lin([[0, 0], [0, 0]]),
     output: lin([[0.5, -0.25], [0, 1]]), inputIndex: null,
   };
@@ -205,7 +205,7 @@ describe.each(paths)('R_mlp and R_attn through $name', (p) => {
       const rows = [at, -at, below, -below, above, -above];
       const w = tf.variable(tf.tensor2d(rows.flatMap((x) => [x, 1, -2, 3]), [rows.length, 4]));
       const block: MlpBlock = {
-        name: 'mlp', layer: 0, activation: 'gelu',
+        name: 'mlp', stack: 'encoder', kind: 'mlp', layer: 0, activation: 'gelu',
         input: { weight: w, bias: null },
         output: { weight: tf.variable(tf.ones([1, 1])), bias: null },
       };

@@ -23,14 +23,14 @@ describe('sparsity accounting', () => {
   it('counts unstructured and structured zeros of a hand-made layer', () => {
     // d = 2, one head of size 2; MLP width 2.
     const attn: AttentionBlock = {
-      name: 'a', layer: 0, numHeads: 1, headSize: 2, headIds: [0], originalNumHeads: 1,
+      name: 'a', stack: 'encoder', kind: 'self', layer: 0, numHeads: 1, headSize: 2, headIds: [0], originalNumHeads: 1,
       query: lin([[0, 1], [0, 2]]), // column 0 all zero: 2 structured, 2 zero
       key: lin([[1, 1], [1, 0.00005]]), // one entry below eps: 1 zero, 0 structured
       value: lin([[0, 0], [1, 1]]), // row 0 zero: 2 structured
       output: lin([[1, 1], [1, 1]]),
       inputIndex: null,
     };
-    const m: MlpBlock = { name: 'm', layer: 0, activation: 'relu', input: lin([[0, 0], [0, 3]]), output: lin([[1, 1], [1, 1]]) };
+    const m: MlpBlock = { name: 'm', stack: 'encoder', kind: 'mlp', layer: 0, activation: 'relu', input: lin([[0, 0], [0, 3]]), output: lin([[1, 1], [1, 1]]) };
     // MLP in: row 0 zero and column 0 zero: structured = 2 + 2 - 1 = 3, zero = 3.
     const r = sparsityReport(modelOf([attn], [m], 2));
     expect(r.total).toBe(24);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
 import { tinyBertTaskModel } from './tinyBert';
-import type { BertTaskModel } from '../../src/train/bertTask';
+import type { TaskModel } from '../../src/train/taskModel';
 import { neuropruneOps } from '../../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options';
 import { builtinTask, taskData } from '../../src/train/taskData';
@@ -34,7 +34,7 @@ const data = taskData(task, { batchSize: 16, seed: 7, padId: task.tokenizer.spec
 const newModel = () => tinyBertTaskModel(task.tokenizer.vocabSize);
 const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, mode: 'neuroprune', epochs: 2, batchSize: 16, theta: 0.05, alpha: 1e-3, beta: 1e-3, progress: false };
 
-function weights(m: BertTaskModel): Map<string, number[]> {
+function weights(m: TaskModel): Map<string, number[]> {
   return new Map([...m.namedVariables()].map(([k, v]) => [k, Array.from(v.dataSync() as Float32Array)]));
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend';
 import { tinyBertTaskModel } from './tinyBert';
-import type { BertTaskModel } from '../../src/train/bertTask';
+import type { TaskModel } from '../../src/train/taskModel';
 import { neuropruneOps } from '../../src/train/neuropruneOps';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options';
 import { builtinTask, taskData } from '../../src/train/taskData';
@@ -20,7 +20,7 @@ const data = taskData(task, { batchSize: 16, seed: 7, padId: task.tokenizer.spec
 const newModel = () => tinyBertTaskModel(task.tokenizer.vocabSize, { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32 });
 const options = (o: Partial<TrainOptions> = {}): TrainOptions => ({ ...DEFAULT_TRAIN_OPTIONS, epochs: 2, batchSize: 16, progress: false, ...o });
 
-function weights(m: BertTaskModel): Map<string, Float32Array> {
+function weights(m: TaskModel): Map<string, Float32Array> {
   return new Map([...m.namedVariables()].map(([k, v]) => [k, Float32Array.from(v.dataSync() as Float32Array)]));
 }
 
@@ -82,7 +82,7 @@ describe('trainer', () => {
       // What the trainer handed each remap (m, then v), and where each surviving entry came from.
       const moments = new Map<string, Float32Array[]>();
       const source = new Map<string, Float32Array>();
-      const ops: TrainerOps<BertTaskModel> = {
+      const ops: TrainerOps<TaskModel> = {
         ...base,
         pruneAfterEpoch(model, o) {
           for (const [name, v] of model.namedVariables()) pre.set(name, { shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });

@@ -4,7 +4,7 @@ import { predictInOrder, taskData } from '../../train/taskData';
 import { evaluate } from '../../train/trainer';
 import { helpText, parseCommandArgs, requiredString, stringOption, type OptionTable } from '../args';
 import { loadTaskModel, requireTokenizer } from '../checkpointIo';
-import { checkInputsFit, checkTaskName, loadTask, taskNameOf } from '../setup';
+import { checkInputsFit, checkTaskName, defaultTask, loadTask, taskNameOf } from '../setup';
 import { fileTaskFlags, intOption, TASK_FLAGS } from '../trainOptions';
 
 const TABLE: OptionTable = {
@@ -17,6 +17,8 @@ const TABLE: OptionTable = {
   'text-pair-column': TASK_FLAGS['text-pair-column'],
   'label-column': TASK_FLAGS['label-column'],
   regression: TASK_FLAGS.regression,
+  text: TASK_FLAGS.text,
+  'dev-text': TASK_FLAGS['dev-text'],
   'max-length': TASK_FLAGS['max-length'],
   'limit-dev': TASK_FLAGS['limit-dev'],
   'batch-size': { type: 'string', value: 'N', help: 'examples per forward pass', default: '64' },
@@ -39,15 +41,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const modelDir = requiredString(values, 'model', 'eval');
   const files = fileTaskFlags(values, 'eval');
-  const taskName = taskNameOf(stringOption(values, 'task'), files);
+  const taskName = files ? taskNameOf(undefined, files) : stringOption(values, 'task') ?? defaultTask({ modelDir });
   if (!files) checkTaskName(taskName);
   const seed = intOption(values, 'seed') ?? 42;
   for (const line of describeBackend(await initBackend())) process.stderr.write(line + '\n');
   requireTokenizer(modelDir, files ? undefined : taskName);
-  const task = loadTask({ task: taskName, files, purpose: 'eval', glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length') });
+  const task = loadTask({
+    task: taskName, files, purpose: 'eval', glueDir: stringOption(values, 'glue-dir'), modelDir, maxLength: intOption(values, 'max-length'),
+    textFile: stringOption(values, 'text'), devTextFile: stringOption(values, 'dev-text'),
+  });
   const model = loadTaskModel(modelDir, task, { reinitClassifier: values['reinit-classifier'] === true, seed });
   try {
-    checkInputsFit(task, model.bert.config);
+    checkInputsFit(task, { max_position_embeddings: model.maxPositions });
     const data = taskData(task, { batchSize: intOption(values, 'batch-size') ?? 64, seed: 0, padId: task.tokenizer.special.pad, limitDev: intOption(values, 'limit-dev') });
     const t0 = performance.now();
     const metrics = evaluate(model, data);

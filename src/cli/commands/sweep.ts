@@ -9,7 +9,7 @@ import { defaultGrid, expandGrid, paperGrid, pointId, parseNumberList, parseShar
 import { taskData, type EncodedTask } from '../../train/taskData';
 import { evaluate, train, type EpochRecord, type TrainResult } from '../../train/trainer';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
-import { loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
+import { defaultTask, loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
 import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
 
@@ -84,8 +84,12 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const configFile = stringOption(values, 'config');
   checkModelFlags(values);
   const files = fileTaskFlags(values, 'sweep');
-  const taskChoice = { task: taskNameOf(stringOption(values, 'task'), files), files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile, maxLength: intOption(values, 'max-length') };
-  const load = (task: EncodedTask) => loadModel({ modelDir: taskChoice.modelDir, configFile, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  const modelChoice = { modelDir: stringOption(values, 'model'), configFile, modelType: stringOption(values, 'model-type') };
+  const taskChoice = {
+    task: files ? taskNameOf(undefined, files) : stringOption(values, 'task') ?? defaultTask(modelChoice), files, glueDir: stringOption(values, 'glue-dir'), ...modelChoice,
+    maxLength: intOption(values, 'max-length'), textFile: stringOption(values, 'text'), devTextFile: stringOption(values, 'dev-text'),
+  };
+  const load = (task: EncodedTask) => loadModel({ ...modelChoice, seed: base.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
   let task: EncodedTask | undefined;
   if (values.thetas === undefined && values.theta === undefined && values['paper-grid'] !== true) {
     // The grid's one theta is relative to the starting model unless --theta fixes it (src/neuroprune/thetaScale.ts).

@@ -8,7 +8,7 @@ import { train, type EpochRecord, type SetupValue, type TrainResult } from '../.
 import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
 import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
-import { DEFAULT_MODEL_DIR, loadModel, loadTask, taskNameOf, tokenizerFiles, type TaskChoice } from '../setup';
+import { defaultTask, loadModel, loadTask, resolveModel, taskNameOf, tokenizerFiles, type TaskChoice } from '../setup';
 import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 
 export const TRAIN_TABLE: OptionTable = {
@@ -22,12 +22,15 @@ export const TRAIN_TABLE: OptionTable = {
 };
 
 export const TRAIN_HELP = helpText('train',
-  'Fine-tunes a BERT with NeuroPrune (Algorithm 1), or a baseline, and evaluates on dev after each epoch.\n' +
-  'With no arguments it trains a small BERT from scratch on the built-in negation-scope task.',
+  'Fine-tunes a BERT, OPT or GPT-2 with NeuroPrune (Algorithm 1), or a baseline, and evaluates on dev after each epoch.\n' +
+  'With no arguments it trains a small BERT from scratch on the built-in negation-scope task; with --model-type opt\n' +
+  '(or gpt2) a small decoder on the built-in text corpus, reporting its perplexity.',
   TRAIN_TABLE, [
     'neuroprune train',
     'neuroprune train --mode finetune --epochs 5 --out runs/ft',
     'neuroprune train --out runs/ft --resume',
+    'neuroprune train --model-type opt --epochs 3',
+    'neuroprune train --model ./opt-125m --task text --text wiki.train.txt --dev-text wiki.valid.txt --max-length 128',
     'neuroprune train --task rte --glue-dir ../glue --model ./bert-base-uncased --alpha 1e-5 --beta 1e-5 --theta 0.2',
     'neuroprune train --train news/train.csv --dev news/dev.csv --text-column title --label-column topic --model models/all-MiniLM-L6-v2',
   ]);
@@ -57,9 +60,12 @@ export function runSetup(values: Parsed['values'], choice: TaskChoice): Record<s
   return {
     '--task': choice.task,
     '--glue-dir': path('glue-dir'),
-    '--model': path('model') ?? (config === null && choice.task === 'negation' && !choice.files ? resolve(DEFAULT_MODEL_DIR) : null),
+    '--model': path('model') ?? (config === null ? defaultModelDir(choice) : null),
     '--config': config,
     '--max-length': choice.maxLength ?? null,
+    '--model-type': choice.modelType ?? null,
+    '--text': path('text'),
+    '--dev-text': path('dev-text'),
     '--limit-train': stringOption(values, 'limit-train') === undefined ? null : Number(stringOption(values, 'limit-train')),
     '--limit-dev': stringOption(values, 'limit-dev') === undefined ? null : Number(stringOption(values, 'limit-dev')),
     tokenizer: hash.digest('hex').slice(0, 16),
@@ -69,6 +75,12 @@ export function runSetup(values: Parsed['values'], choice: TaskChoice): Record<s
       '--label-column': choice.files.label ?? null, '--regression': choice.files.regression,
     } : {}),
   };
+}
+
+/** The checkpoint a run without --model and --config starts from (absolute), or null for a fresh model. */
+function defaultModelDir(choice: TaskChoice): string | null {
+  const model = resolveModel({ task: choice.task, modelType: choice.modelType, files: choice.files });
+  return 'modelDir' in model ? resolve(model.modelDir) : null;
 }
 
 /** Quotes an argument for a POSIX shell when it needs it. */
@@ -121,8 +133,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const options = trainOptionsFrom(values, json || values.quiet === true);
   checkModelFlags(values);
   const files = fileTaskFlags(values, 'train');
-  const taskName = taskNameOf(stringOption(values, 'task'), files);
-  const taskChoice = { task: taskName, files, glueDir: stringOption(values, 'glue-dir'), modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), maxLength: intOption(values, 'max-length') };
+  const modelChoice = { modelDir: stringOption(values, 'model'), configFile: stringOption(values, 'config'), modelType: stringOption(values, 'model-type') };
+  const taskName = files ? taskNameOf(undefined, files) : stringOption(values, 'task') ?? defaultTask(modelChoice);
+  const taskChoice = {
+    task: taskName, files, glueDir: stringOption(values, 'glue-dir'), ...modelChoice, maxLength: intOption(values, 'max-length'),
+    textFile: stringOption(values, 'text'), devTextFile: stringOption(values, 'dev-text'),
+  };
   // Cheap checks first: a bad flag costs no compute.
   validateTrainOptions(options);
   const report = await initBackend();
@@ -130,7 +146,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
-  const model = loadModel({ modelDir: taskChoice.modelDir, configFile: stringOption(values, 'config'), seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  const model = loadModel({ ...modelChoice, seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
   const thetaLine = resolveTheta(values, options, model);
   if (thetaLine && options.mode === 'neuroprune') process.stderr.write(thetaLine + '\n');
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);

@@ -63,3 +63,9 @@ export function shuffleInPlace<T>(items: T[], rng: Rng): T[] {
 export function permutation(n: number, rng: Rng): number[] {
   return shuffleInPlace(Array.from({ length: n }, (_, i) => i), rng);
 }
+
+/** A seeded stream in [0, 1) (mulberry32), e.g. to draw a fresh seed per dropout mask. */
+export function seededRandom(seed: number): () => number {
+  const rng = mulberry32(seed);
+  return () => rng.next();
+}
