@@ -17,6 +17,7 @@ import { causalLmLoss } from '../src/models/losses';
 import { OptModel, type OptConfig } from '../src/models/opt';
 import { attentionGroupL12, mlpPreferentialL1 } from '../src/neuroprune/regularizers';
 import { AdamW } from '../src/train/adamw';
+import { variableGrads } from '../src/train/gradients';
 
 const argv = process.argv.slice(2);
 const get = (name: string, fallback: string): string => {
@@ -48,7 +49,7 @@ async function ours(): Promise<Record<string, number | string>> {
   const mask = tf.ones([batch, seq], 'int32') as tf.Tensor2D;
   const step = (seed: number) => {
     const named = model.namedParameters();
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGrads(() => {
       const { logits } = model.forward({ inputIds: ids, attentionMask: mask }, { training: true, dropoutSeed: seed });
       const loss = causalLmLoss(logits as tf.Tensor3D, ids, mask);
       return tf.addN([loss, tf.mul(attentionGroupL12(model.attentionBlocks()), ALPHA), tf.mul(mlpPreferentialL1(model.mlpBlocks()), BETA)]) as tf.Scalar;
