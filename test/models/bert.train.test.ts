@@ -7,22 +7,12 @@ import { loadBertCheckpoint } from '../../src/checkpoint';
 import {
   BertForSequenceClassification, bertLoss, embeddingLookup, bertParameterShapes, sequenceClassificationLoss, type BertConfig,
 } from '../../src/models/bert';
+import { paddedBatch, tinyBertConfig } from '../train/tinyBert';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
-const tiny: BertConfig = {
-  vocab_size: 40, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32,
-  hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 16,
-  type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12, pad_token_id: 0, num_labels: 3,
-};
-
-function batch() {
-  return {
-    inputIds: tf.tensor2d([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0], [2, 6, 8, 12, 13, 3]], undefined, 'int32'),
-    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], undefined, 'int32'),
-    tokenTypeIds: tf.tensor2d([[0, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 1, 1]], undefined, 'int32'),
-  };
-}
+const tiny = tinyBertConfig(40, { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32, max_position_embeddings: 16, num_labels: 3 });
+const batch = paddedBatch;
 
 beforeAll(async () => { await initBackend({ force: 'wasm' }); });
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { loadNativeBlas } from '../../src/backend/kernels';
-import { BertForSequenceClassification, bertLoss, type BertConfig } from '../../src/models/bert';
+import { BertForSequenceClassification, bertLoss } from '../../src/models/bert';
+import { tinyBertConfig } from '../train/tinyBert';
 import * as lean from '../../src/models/lean';
 import { activate, activationGrad } from '../../src/models/layers';
 import { dropout } from '../../src/backend/kernels/dropout';
@@ -138,11 +139,7 @@ for (const backend of ['wasm', 'native'] as const) describe.skipIf(backend === '
     // pre-activation (4; the activation is recomputed) = 16; weights are not counted. PyTorch's
     // autograd keeps about 25 for the same layer (it also keeps the dropped probabilities, the
     // activation and the dropout masks).
-    const cfg: BertConfig = {
-      vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
-      hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 16,
-      type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12, pad_token_id: 0, num_labels: 2,
-    };
+    const cfg = tinyBertConfig(50, { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 16 });
     const model = BertForSequenceClassification.random(cfg, { seed: 1 });
     const [batch, seq] = [3, 16];
     const inputIds = tf.tensor2d(Array.from({ length: batch * seq }, (_, i) => 1 + (i * 7) % 49), [batch, seq], 'int32');

@@ -2,23 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { loadNativeBlas } from '../../src/backend/kernels';
-import { BertForSequenceClassification, bertLoss, type BertConfig } from '../../src/models/bert';
+import { BertForSequenceClassification, bertLoss } from '../../src/models/bert';
 import { attentionGroupL12, mlpPreferentialL1 } from '../../src/neuroprune/regularizers';
 import { variableGrads } from '../../src/train/gradients';
 import { peakBufferBytes } from './liveBytes';
+import { paddedBatch, tinyBertConfig } from './tinyBert';
 
-const tiny: BertConfig = {
-  vocab_size: 40, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32,
-  hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 16,
-  type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12, pad_token_id: 0, num_labels: 3,
-};
-
-function batch() {
-  return {
-    inputIds: tf.tensor2d([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0], [2, 6, 8, 12, 13, 3]], undefined, 'int32'),
-    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], undefined, 'int32'),
-  };
-}
+// 2 layers of width 16, 4 heads, 3 labels.
+const tiny = tinyBertConfig(40, { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32, max_position_embeddings: 16, num_labels: 3 });
 
 function expectClose(actual: ArrayLike<number>, expected: number[]): void {
   expect(actual.length).toBe(expected.length);
@@ -42,7 +33,7 @@ for (const backend of ['cpu', 'wasm', 'native'] as const) describe.skipIf(backen
 
   it("gives tf.variableGrads's value and gradients, bit for bit, for a BERT step with dropout and both penalties", () => {
     const model = BertForSequenceClassification.random(tiny, { seed: 1 });
-    const inputs = batch();
+    const inputs = paddedBatch();
     const labels = tf.tensor1d([0, 2, 1], 'int32');
     const vars = [...model.namedParameters().values()];
     const loss = () => tf.tidy(() => {
@@ -59,7 +50,7 @@ for (const backend of ['cpu', 'wasm', 'native'] as const) describe.skipIf(backen
     tf.dispose([ours.value, theirs.value, ...Object.values(ours.grads), ...Object.values(theirs.grads)]);
     // Nothing of the tape outlives the call.
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([inputs.inputIds, inputs.attentionMask, labels]);
+    tf.dispose([inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds, labels]);
     model.dispose();
   });
 });

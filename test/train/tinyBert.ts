@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { BertForSequenceClassification, type BertConfig } from '../../src/models/bert';
 import { BertTaskModel } from '../../src/train/bertTask';
 
@@ -14,4 +15,13 @@ export function tinyBertConfig(vocabSize: number, size: Partial<BertConfig> = {}
 /** A task model of that config with fixed initial weights (seed 3). */
 export function tinyBertTaskModel(vocabSize: number, size: Partial<BertConfig> = {}): BertTaskModel {
   return new BertTaskModel(BertForSequenceClassification.random(tinyBertConfig(vocabSize, size), { seed: 3 }));
+}
+
+/** Three padded sequences of a 40-word vocabulary (token types included), for step-level checks. */
+export function paddedBatch(): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D; tokenTypeIds: tf.Tensor2D } {
+  return {
+    inputIds: tf.tensor2d([[2, 7, 9, 11, 3, 0], [2, 5, 3, 0, 0, 0], [2, 6, 8, 12, 13, 3]], undefined, 'int32'),
+    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], undefined, 'int32'),
+    tokenTypeIds: tf.tensor2d([[0, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 1, 1]], undefined, 'int32'),
+  };
 }
