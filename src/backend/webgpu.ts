@@ -13,6 +13,13 @@
  *   callbacks Dawn queues can also be run early; `readSync` then copies the tensor to a staging
  *   buffer, asks for the map, and runs Dawn's pending callbacks until the map is done. The
  *   callbacks run once either way: an early run removes them from the queue the event loop sees.
+ *
+ * Ops TF.js's webgpu backend lacks or gets wrong here, and what stands in:
+ * - AddN over more inputs than a shader may bind (`chunkAddN`): chunked.
+ * - The toolkit's own kernels (Neuroprune*: fused GELU/softmax/LayerNorm, dropout, the fused
+ *   regularizers, the embedding gradient) are registered for the CPU backends only; on webgpu the
+ *   model code takes the plain TF.js ops they replace (src/backend/kernels checks
+ *   `tf.getKernel(name, tf.getBackend())`), and the dropout mask is made on the host and uploaded.
  */
 import * as tf from '@tensorflow/tfjs';
 import { tmpdir } from 'node:os';
@@ -211,9 +218,41 @@ export async function setWebGpuBackend(allowSoftware: boolean): Promise<AdapterD
   }
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('webgpu backend did not initialise');
-  const backend = tf.backend() as unknown as WebGpuBackendLike & { readSync: unknown };
+  const backend = tf.backend() as unknown as WebGpuBackendLike & { readSync: unknown; device: { limits: { maxStorageBuffersPerShaderStage: number } } };
   backend.readSync = readSyncNode;
+  chunkAddN(backend.device.limits.maxStorageBuffersPerShaderStage);
   return adapter;
+}
+
+let addNChunked = false;
+
+/**
+ * TF.js's webgpu AddN binds every input in one shader, and a device gets 8 storage buffers per
+ * stage unless it asks for more (TF.js does not): the sum of a gradient norm over a model's
+ * parameters, or of R_attn's terms over its layers, fails to compile. The replacement adds in
+ * chunks that fit, left to right (the first chunk, then the running sum with the next inputs), so
+ * the order of the additions is the cpu backend's.
+ */
+function chunkAddN(storageBuffers: number): void {
+  if (addNChunked) return;
+  const original = tf.getKernel('AddN', 'webgpu');
+  if (!original) return;
+  addNChunked = true;
+  const perCall = Math.max(2, storageBuffers - 1); // one binding is the output
+  const kernelFunc = ((args: { inputs: tf.TensorInfo[]; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }) => {
+    const inputs = args.inputs;
+    if (inputs.length <= perCall) return original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
+    const run = (xs: tf.TensorInfo[]) => original.kernelFunc({ ...args, inputs: xs } as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    let acc = run(inputs.slice(0, perCall));
+    for (let i = perCall; i < inputs.length; i += perCall - 1) {
+      const next = run([acc, ...inputs.slice(i, i + perCall - 1)]);
+      args.backend.disposeData(acc.dataId);
+      acc = next;
+    }
+    return acc;
+  }) as unknown as tf.KernelFunc;
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({ ...original, kernelFunc });
 }
 
 /**
