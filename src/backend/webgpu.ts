@@ -22,6 +22,7 @@
  *   `tf.getKernel(name, tf.getBackend())`), and the dropout mask is made on the host and uploaded.
  */
 import * as tf from '@tensorflow/tfjs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 /** What the adapter says of itself, for the backend line. */
@@ -207,15 +208,47 @@ export async function probeWebGpu(): Promise<AdapterDescription> {
 }
 
 /**
+ * On Linux, the device node a hardware Vulkan driver needs (Mesa's: a DRM render node; NVIDIA's:
+ * /dev/nvidia*; WSL2's: /dev/dxg), or undefined when there is none. Elsewhere: 'unknown'.
+ */
+export function gpuDeviceNode(): string | undefined {
+  if (process.platform !== 'linux') return 'unknown';
+  const render = existsSync('/dev/dri') ? readdirSync('/dev/dri').find((f) => f.startsWith('renderD')) : undefined;
+  if (render) return `/dev/dri/${render}`;
+  return ['/dev/nvidiactl', '/dev/nvidia0', '/dev/dxg'].find((f) => existsSync(f));
+}
+
+/**
+ * The adapter automatic selection would use: none without a GPU device node (Dawn is not even
+ * loaded, so the Vulkan loader prints nothing), and lavapipe hidden from the Vulkan loader while
+ * Dawn enumerates (lavapipe's limits make Dawn print two warnings on every start).
+ */
+async function probeHardware(): Promise<AdapterDescription> {
+  if (gpuDeviceNode() === undefined) {
+    throw new Error('no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); NEUROPRUNE_BACKEND=webgpu uses a software adapter (lavapipe)');
+  }
+  const key = 'VK_LOADER_DRIVERS_DISABLE';
+  const saved = process.env[key];
+  if (saved === undefined) process.env[key] = '*lvp*';
+  try {
+    const found = await probeWebGpu();
+    if (found.software) throw new Error(`only a software adapter (${found.description || found.device}); NEUROPRUNE_BACKEND=webgpu uses it`);
+    return found;
+  } catch (err) {
+    // The instance made without lavapipe is not the one a forced `webgpu` should use.
+    releaseWebGpu();
+    throw err;
+  } finally {
+    if (saved === undefined) delete process.env[key];
+  }
+}
+
+/**
  * Sets TF.js's `webgpu` backend with a Node `readSync`. `allowSoftware` false refuses a software
  * adapter (automatic selection prefers the native CPU backends to lavapipe).
  */
 export async function setWebGpuBackend(allowSoftware: boolean): Promise<AdapterDescription> {
-  const adapter = await probeWebGpu();
-  if (adapter.software && !allowSoftware) {
-    releaseWebGpu();
-    throw new Error(`only a software adapter (${adapter.description || adapter.device}); NEUROPRUNE_BACKEND=webgpu uses it`);
-  }
+  const adapter = allowSoftware ? await probeWebGpu() : await probeHardware();
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('webgpu backend did not initialise');
   const backend = tf.backend() as unknown as WebGpuBackendLike & { readSync: unknown; device: { limits: { maxStorageBuffersPerShaderStage: number } } };
