@@ -124,11 +124,13 @@ function mapReadSync(buffer: GpuBufferLike): void {
   buffer.mapAsync(GPUMapModeRead()).catch(() => undefined);
   let spins = 0;
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  while (buffer.mapState !== 'mapped') {
+  while (buffer.mapState === 'pending') {
     if (pumpDawn() === 0) throw new Error('webgpu readSync: Dawn queued no event processing while a buffer map was pending');
     // Give the driver's threads (lavapipe computes on the CPU) the cores after a burst of polls.
     if (++spins % 64 === 0) Atomics.wait(sleeper, 0, 0, 0.05);
   }
+  // A failed map (a lost device) leaves the buffer unmapped.
+  if (buffer.mapState !== 'mapped') throw new Error(`webgpu readSync: the GPU did not map the staging buffer (state '${buffer.mapState}'); the device may be lost`);
 }
 
 function GPUMapModeRead(): number {
@@ -249,7 +251,15 @@ async function probeHardware(): Promise<AdapterDescription> {
  */
 export async function setWebGpuBackend(allowSoftware: boolean): Promise<AdapterDescription> {
   const adapter = allowSoftware ? await probeWebGpu() : await probeHardware();
+  // Registers the backend only if navigator.gpu exists when first imported: after the probe.
   await import('@tensorflow/tfjs-backend-webgpu');
+  const cpuForward = process.env.NEUROPRUNE_WEBGPU_CPU_FORWARD;
+  if (cpuForward !== undefined && cpuForward !== '') {
+    if (cpuForward !== 'on' && cpuForward !== 'off') throw new Error(`NEUROPRUNE_WEBGPU_CPU_FORWARD=${cpuForward} is not 'on' or 'off'`);
+    // TF.js runs an op under 1000 elements on the CPU when its inputs' values are on the host
+    // (on by default); 'off' sends every op to the GPU.
+    tf.env().set('WEBGPU_CPU_FORWARD', cpuForward === 'on');
+  }
   if (!(await tf.setBackend('webgpu'))) throw new Error('webgpu backend did not initialise');
   const backend = tf.backend() as unknown as WebGpuBackendLike & { readSync: unknown; device: { limits: { maxStorageBuffersPerShaderStage: number } } };
   backend.readSync = readSyncNode;

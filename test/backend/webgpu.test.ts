@@ -91,6 +91,18 @@ describe.skipIf(!webgpu.ok)('webgpu backend', () => {
     expect(line).toContain(report.adapter!.description || report.adapter!.device);
   });
 
+  it('runs small ops in shaders when NEUROPRUNE_WEBGPU_CPU_FORWARD=off (as these tests set it)', () => {
+    expect(tf.env().getBool('WEBGPU_CPU_FORWARD')).toBe(false);
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.add(x, 1);
+    // A result of TF.js's CPU kernels carries its values; a shader's lives in a GPU buffer only.
+    const stored = (tf.backend() as unknown as { tensorMap: { get(id: object): { values: unknown; resource: unknown } } }).tensorMap.get(y.dataId);
+    expect(stored.values ?? null).toBeNull();
+    expect(stored.resource).toBeDefined();
+    expect(Array.from(y.dataSync())).toEqual([2, 3, 4]);
+    tf.dispose([x, y]);
+  });
+
   it('dataSync reads what the asynchronous read gives, for float32, int32 and bool, with work still queued', async () => {
     const n = 70_001; // Not a multiple of 4 or of a workgroup.
     const x = tf.tidy(() => tf.sin(tf.range(0, n, 1, 'float32')));
@@ -189,5 +201,13 @@ describe.skipIf(!webgpu.ok)('webgpu backend', () => {
     for (const [name, w] of gpuWeights) expect(maxAbsDiff(resumedWeights.get(name)!.data, w.data), name).toBeLessThanOrEqual(1e-6);
     gpu.model.dispose();
     resumed.model.dispose();
+  });
+
+  // Last: it destroys the device.
+  it('dataSync on a lost device throws a clear error instead of waiting for ever', async () => {
+    await initBackend({ force: 'webgpu' });
+    const x = tf.tidy(() => tf.add(tf.ones([4096]), 1)); // Over TF.js's 1000 elements: computed on the GPU, not handed to the CPU.
+    (tf.backend() as unknown as { device: { destroy(): void } }).device.destroy();
+    expect(() => x.dataSync()).toThrow(/webgpu readSync: the GPU did not map the staging buffer .*the device may be lost/);
   });
 });

@@ -8,6 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
+// TF.js's webgpu backend runs ops on inputs under 1000 elements with its CPU kernels when their
+// values are on the host; the tests' shapes are small, and must exercise the shaders.
+process.env.NEUROPRUNE_WEBGPU_CPU_FORWARD = 'off';
+
 export interface WebGpuAvailability { ok: boolean; reason: string }
 
 const ROOT = path.join(__dirname, '..', '..');
