@@ -6,6 +6,7 @@ import { BertForSequenceClassification, bertLoss, type BertConfig } from '../../
 import { attentionGroupL12, mlpPreferentialL1 } from '../../src/neuroprune/regularizers';
 import { variableGrads } from '../../src/train/gradients';
 import { peakBufferBytes } from './liveBytes';
+import { webgpuAvailability } from '../backend/webgpuAvailable';
 
 const tiny: BertConfig = {
   vocab_size: 40, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32,
@@ -36,7 +37,8 @@ function expectSameGradients(ours: tf.NamedTensorMap, theirs: tf.NamedTensorMap)
 
 beforeAll(async () => { await initBackend({ force: 'cpu' }); });
 
-for (const backend of ['cpu', 'wasm', 'native'] as const) describe.skipIf(backend === 'native' && !loadNativeBlas().ok)(`variableGrads on ${backend}`, () => {
+const webgpu = webgpuAvailability('gradients');
+for (const backend of ['cpu', 'wasm', 'native', 'webgpu'] as const) describe.skipIf((backend === 'native' && !loadNativeBlas().ok) || (backend === 'webgpu' && !webgpu.ok))(`variableGrads on ${backend}`, () => {
   beforeAll(async () => { await initBackend({ force: backend }); });
   afterAll(async () => { await initBackend({ force: 'cpu' }); });
 
