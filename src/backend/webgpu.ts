@@ -197,7 +197,7 @@ export async function probeWebGpu(): Promise<AdapterDescription> {
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    throw new Error('Dawn found no WebGPU adapter: install a Vulkan driver (libvulkan1 and the GPU vendor\'s driver, or mesa-vulkan-drivers >= 23 for lavapipe)');
+    throw new Error("Dawn found no WebGPU adapter: install a Vulkan driver (libvulkan1 and the GPU vendor's driver, or for lavapipe a mesa-vulkan-drivers newer than Debian bookworm's 22.3, e.g. bookworm-backports' 25.x)");
   }
   const info = adapter.info ?? {};
   return {
