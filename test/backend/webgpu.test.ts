@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,6 +201,25 @@ describe.skipIf(!webgpu.ok)('webgpu backend', () => {
     for (const [name, w] of gpuWeights) expect(maxAbsDiff(resumedWeights.get(name)!.data, w.data), name).toBeLessThanOrEqual(1e-6);
     gpu.model.dispose();
     resumed.model.dispose();
+  });
+
+  it('the trainer reads from the GPU once per step: two more steps, two more reads', async () => {
+    await initBackend({ force: 'webgpu' });
+    const task = builtinTask();
+    const reads = async (limitTrain: number) => {
+      const data = taskData(task, { batchSize: 16, seed: 7, padId: task.tokenizer.special.pad, limitTrain, limitDev: 16 });
+      const model = tinyBertTaskModel(task.tokenizer.vocabSize);
+      const spy = vi.spyOn(tf.engine(), 'readSync');
+      try {
+        const result = await train({ model, data, ops: neuropruneOps(), options: { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize: 16, progress: false, theta: 1 } });
+        result.model.dispose();
+        return spy.mock.calls.length;
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    // 2 and 4 steps; the epoch's end (regularizer values, pruning, evaluation) reads the same in both.
+    expect((await reads(64)) - (await reads(32))).toBe(2);
   });
 
   // Last: it destroys the device.
