@@ -2,21 +2,23 @@
  * Picks and initialises the TF.js backend.
  *
  * Preference: `gpu` (@tensorflow/tfjs-node-gpu, CUDA) > `node` (@tensorflow/tfjs-node, native
- * libtensorflow on the CPU) > `native` (the cpu backend's typed arrays with our OpenBLAS addon's
+ * libtensorflow on the CPU) > `webgpu` (@tensorflow/tfjs-backend-webgpu over Dawn and Vulkan,
+ * ./webgpu.ts; automatic only with a hardware adapter, forced also on a software one) > `native` (the cpu backend's typed arrays with our OpenBLAS addon's
  * kernels, ./nativeBackend.ts) > `wasm` (@tensorflow/tfjs-backend-wasm, SIMD) > `cpu` (pure JS).
  * `native` comes before `wasm` because its tensors live in ordinary memory, not in wasm's 4 GiB
  * heap, and it is as fast; it needs the addon, so machines without a compiler get wasm.
  * The TF.js native packages are optional peers: they are tried only if installed, and a failure to
- * load them is reported in one line, never thrown. `NEUROPRUNE_BACKEND=gpu|node|native|wasm|cpu`
+ * load them is reported in one line, never thrown. `NEUROPRUNE_BACKEND=gpu|node|webgpu|native|wasm|cpu`
  * forces one backend; forcing a backend that does not load is an error.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmSegmentSum } from './segmentSumWasm';
 import { installWasmKernels, loadNativeBlas, type KernelReport } from './kernels';
 import { NATIVE_BACKEND, registerNativeBackend } from './nativeBackend';
+import { adapterLabel, setWebGpuBackend, type AdapterDescription } from './webgpu';
 
-export type BackendChoice = 'gpu' | 'node' | 'native' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendChoice[] = ['gpu', 'node', 'native', 'wasm', 'cpu'];
+export type BackendChoice = 'gpu' | 'node' | 'webgpu' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendChoice[] = ['gpu', 'node', 'webgpu', 'native', 'wasm', 'cpu'];
 
 export interface BackendReport {
   /** The backend in use. */
@@ -32,6 +34,8 @@ export interface BackendReport {
    * native: the addon's BLAS and threads.
    */
   kernels?: KernelReport;
+  /** On webgpu: the adapter Dawn drives. */
+  adapter?: AdapterDescription;
 }
 
 export interface InitBackendOptions {
@@ -57,9 +61,11 @@ async function loadNative(pkg: string): Promise<void> {
 }
 
 let lastKernels: KernelReport | undefined;
+let lastAdapter: AdapterDescription | undefined;
 
-async function tryBackend(choice: BackendChoice): Promise<string> {
+async function tryBackend(choice: BackendChoice, forced: boolean): Promise<string> {
   lastKernels = undefined;
+  lastAdapter = undefined;
   switch (choice) {
     case 'gpu':
       await loadNative('@tensorflow/tfjs-node-gpu');
@@ -71,6 +77,10 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
       await loadNative('@tensorflow/tfjs-node');
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend did not initialise');
       return 'tensorflow';
+    case 'webgpu':
+      // A software adapter (lavapipe) is slower than the CPU backends: used only when forced.
+      lastAdapter = await setWebGpuBackend(forced);
+      return 'webgpu';
     case 'native': {
       const load = loadNativeBlas();
       if (!load.ok) throw new Error(load.reason);
@@ -125,16 +135,16 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   let report: BackendReport | undefined;
   if (forced) {
     try {
-      const tfName = await tryBackend(forced);
-      report = { picked: forced, tfName, reason: 'forced', skipped, kernels: lastKernels };
+      const tfName = await tryBackend(forced, true);
+      report = { picked: forced, tfName, reason: 'forced', skipped, kernels: lastKernels, adapter: lastAdapter };
     } catch (err) {
       throw new Error(`backend '${forced}' was forced but did not load: ${firstLine(err)}`);
     }
   } else {
     for (const choice of BACKEND_ORDER) {
       try {
-        const tfName = await tryBackend(choice);
-        report = { picked: choice, tfName, reason: 'best backend that loaded', skipped, kernels: lastKernels };
+        const tfName = await tryBackend(choice, false);
+        report = { picked: choice, tfName, reason: 'best backend that loaded', skipped, kernels: lastKernels, adapter: lastAdapter };
         break;
       } catch (err) {
         skipped.push({ backend: choice, reason: firstLine(err) });
@@ -154,8 +164,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
  * that was skipped.
  */
 export function describeBackend(report: BackendReport): string[] {
-  // native: `backend: native (OpenBLAS 0.3.21, 2 threads) (...)`; wasm: what its kernels add.
-  const extra = report.picked === 'native' && report.kernels ? ` (${report.kernels.detail})`
+  // native: `backend: native (OpenBLAS 0.3.21, 2 threads) (...)`; webgpu: the adapter; wasm: what its kernels add.
+  const extra = report.adapter ? ` (${adapterLabel(report.adapter)})`
+    : report.picked === 'native' && report.kernels ? ` (${report.kernels.detail})`
     : report.kernels && report.kernels.mode !== 'off' ? ` (+ ${report.kernels.detail})` : '';
   const lines = [`backend: ${report.picked}${extra} (${report.reason})`];
   if (report.kernels?.warning) lines.push(`backend: WARNING: ${report.kernels.warning}`);

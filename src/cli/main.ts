@@ -35,7 +35,7 @@ export function mainHelp(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
     '',
     "Run 'neuroprune <command> --help' for a command's options.",
-    'Environment: NEUROPRUNE_BACKEND=gpu|node|native|wasm|cpu forces a TF.js backend.',
+    'Environment: NEUROPRUNE_BACKEND=gpu|node|webgpu|native|wasm|cpu forces a TF.js backend.',
   ].join('\n');
 }
 

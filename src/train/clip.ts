@@ -24,7 +24,17 @@ export const CLIP_SCOPES: readonly ClipScope[] = ['task', 'total'];
 export function globalNorm(grads: Iterable<tf.Tensor>): number {
   const list = [...grads];
   if (list.length === 0) return 0;
-  return Math.sqrt(tf.tidy(() => tf.addN(list.map((g) => tf.sum(tf.mul(g, g)))).dataSync()[0]));
+  return Math.sqrt(tf.tidy(() => squaredGlobalNorm(list)).dataSync()[0]);
+}
+
+/**
+ * The squared global norm as a scalar tensor, for a caller that reads it together with other
+ * scalars (one GPU-to-CPU read instead of several); `Math.sqrt` of its value is `globalNorm`.
+ */
+export function squaredGlobalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
+  const list = [...grads];
+  if (list.length === 0) return tf.scalar(0);
+  return tf.tidy(() => tf.addN(list.map((g) => tf.sum(tf.mul(g, g))))) as tf.Scalar;
 }
 
 /**
@@ -74,7 +84,8 @@ export interface CombinedGradients {
 /**
  * Combines the task loss's gradient and the penalties' gradient into the one the optimizer
  * applies, clipping as `scope` says (see `ClipScope`). Both input maps are consumed. When a norm
- * is not finite, nothing is scaled and the caller must not apply the result.
+ * is not finite, nothing is scaled and the caller must not apply the result. Pass `taskNorm` when
+ * it is already known.
  *
  * The penalties' gradient gets no norm of its own under `task`: it is finite whenever the weights
  * and the penalty's value are (the trainer checks the value), and a norm would cost a pass over
@@ -82,8 +93,8 @@ export interface CombinedGradients {
  */
 export function combineGradients(
   task: Map<string, tf.Tensor>, penalty: Map<string, tf.Tensor>, maxNorm: number, scope: ClipScope,
+  taskNorm = globalNorm(task.values()),
 ): CombinedGradients {
-  const taskNorm = globalNorm(task.values());
   if (scope === 'task') {
     const clipped = clipByGlobalNorm(task, maxNorm, taskNorm);
     return { grads: addInto(clipped.grads, penalty), taskNorm, clippedNorm: taskNorm };

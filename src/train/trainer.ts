@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic';
 import { AdamW } from './adamw';
-import { combineGradients } from './clip';
+import { combineGradients, squaredGlobalNorm } from './clip';
 import { variableGrads } from './gradients';
 import { appendJsonl, readJsonl, writeJsonlAtomic } from './jsonl';
 import { type TrainOptions, validateTrainOptions } from './options';
@@ -271,24 +271,26 @@ function trainStep<M extends TrainableModel<B>, B>(
   const named = (grads: tf.NamedTensorMap) => new Map(Object.entries(grads).map(([tfName, g]) => [byTfName.get(tfName)!, g]));
 
   const taskPart = variableGrads(() => model.taskLoss(batch, { training: true, seed }), vars);
-  const task = taskPart.value.dataSync()[0];
-  taskPart.value.dispose();
-  let penalty = 0;
-  let penaltyGrads = new Map<string, tf.Tensor>();
+  let penaltyPart: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
   // The penalty terms are alpha * R_attn and beta * R_mlp (or plain l1): none when both weights are 0.
   if (options.mode !== 'finetune' && (options.alpha > 0 || options.beta > 0)) {
-    const part = variableGrads(() => {
+    penaltyPart = variableGrads(() => {
       const { attention, mlp } = ops.regularizer(model, options);
       const terms = [attention, mlp].filter((t): t is tf.Scalar => t !== null);
       if (terms.length === 0) throw new Error(`TrainerOps.regularizer returned no term although alpha = ${options.alpha}, beta = ${options.beta}`);
       return terms.length === 1 ? terms[0] : tf.addN(terms) as tf.Scalar;
     }, vars);
-    penalty = part.value.dataSync()[0];
-    part.value.dispose();
-    penaltyGrads = named(part.grads);
   }
+  const taskGrads = named(taskPart.grads);
+  // The task loss, the penalty and the task gradient's squared norm in one read: on a GPU each
+  // read waits for the queue to drain. The clip decides on the host, from the same float32 values
+  // as before, so the cpu backends give the same bits.
+  const scalars = tf.tidy(() => tf.stack([taskPart.value, penaltyPart?.value ?? tf.scalar(0), squaredGlobalNorm(taskGrads.values())]));
+  const [task, penalty, taskSquared] = scalars.dataSync();
+  tf.dispose([scalars, taskPart.value, penaltyPart?.value ?? []]);
+  const penaltyGrads = penaltyPart ? named(penaltyPart.grads) : new Map<string, tf.Tensor>();
   const total = task + penalty;
-  const combined = combineGradients(named(taskPart.grads), penaltyGrads, options.maxGradNorm, options.clipScope);
+  const combined = combineGradients(taskGrads, penaltyGrads, options.maxGradNorm, options.clipScope, Math.sqrt(taskSquared));
   const finite = Number.isFinite(total) && Number.isFinite(combined.taskNorm) && Number.isFinite(combined.clippedNorm);
   if (finite) optimizer.apply(params, combined.grads, lr);
   combined.grads.forEach((g) => g.dispose());

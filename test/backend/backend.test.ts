@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../../src/backend';
 import { loadNativeBlas } from '../../src/backend/kernels';
+import { gpuDeviceNode } from '../../src/backend/webgpu';
+import { webgpuAvailability } from './webgpuAvailable';
 
 function embeddingGrad(): Float32Array {
   return tf.tidy(() => {
@@ -24,6 +26,9 @@ function installed(pkg: string): boolean {
 }
 const PACKAGES = { gpu: '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
 const nativeBlas = loadNativeBlas();
+// Automatic selection takes webgpu only on a hardware adapter; lavapipe is skipped with a reason.
+const webgpu = webgpuAvailability('backend');
+const hardwareGpu = webgpu.ok && !webgpu.reason.includes('software rasteriser');
 
 describe('backend selection', () => {
   it('picks the first backend that loads: native when the addon is built, else wasm, when the TF.js native packages are absent', async () => {
@@ -37,11 +42,21 @@ describe('backend selection', () => {
       expect(report.reason).toBe('forced');
       return;
     }
-    if (!installed(PACKAGES.gpu) && !installed(PACKAGES.node)) {
-      // The better backends were tried, in order, and each skip names its package (or the addon).
-      const betterSkipped = nativeBlas.ok ? ['gpu', 'node'] : ['gpu', 'node', 'native'];
+    if (!installed(PACKAGES.gpu) && !installed(PACKAGES.node) && hardwareGpu) {
+      expect(report.picked).toBe('webgpu');
+      expect(report.skipped.map((s) => s.backend)).toEqual(['gpu', 'node']);
+      expect(lines[0]).toBe(`backend: webgpu (${webgpu.reason}) (best backend that loaded)`);
+    } else if (!installed(PACKAGES.gpu) && !installed(PACKAGES.node)) {
+      // The better backends were tried, in order, and each skip names its package (or the addon,
+      // or why webgpu was passed over: a software adapter only, or none).
+      const betterSkipped = nativeBlas.ok ? ['gpu', 'node', 'webgpu'] : ['gpu', 'node', 'webgpu', 'native'];
       expect(report.skipped.map((s) => s.backend)).toEqual(betterSkipped);
-      report.skipped.filter((s) => s.backend !== 'native').forEach((s) => expect(s.reason).toContain(PACKAGES[s.backend as 'gpu' | 'node']));
+      report.skipped.filter((s) => s.backend === 'gpu' || s.backend === 'node').forEach((s) => expect(s.reason).toContain(PACKAGES[s.backend as 'gpu' | 'node']));
+      const webgpuSkip = report.skipped.find((s) => s.backend === 'webgpu')!.reason;
+      // Without a GPU device node Dawn is not loaded; with one, only a hardware adapter is taken.
+      if (gpuDeviceNode() === undefined) expect(webgpuSkip).toMatch(/^no GPU device \(.*\); NEUROPRUNE_BACKEND=webgpu uses a software adapter/);
+      else if (webgpu.ok) expect(webgpuSkip).toMatch(/^only a software adapter \(.+\); NEUROPRUNE_BACKEND=webgpu uses it$/);
+      else expect(webgpuSkip).toMatch(/adapter|webgpu/);
       expect(lines.slice(-betterSkipped.length)).toEqual(report.skipped.map((s) => `backend: skipped ${s.backend}: ${s.reason}`));
       if (nativeBlas.ok) {
         expect(report.picked).toBe('native');

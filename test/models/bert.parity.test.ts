@@ -6,9 +6,12 @@ import { initBackend } from '../../src/backend';
 import { maxAbsDiff } from './helpers';
 import { loadBertCheckpoint } from '../../src/checkpoint';
 import { loadNativeBlas } from '../../src/backend/kernels';
+import { webgpuAvailability } from '../backend/webgpuAvailable';
 
 // The native backend exists only where the addon is built; elsewhere its cases are listed as skipped.
 const nativeBuilt = loadNativeBlas().ok;
+// webgpu runs wherever Dawn finds an adapter (lavapipe in CI); elsewhere the reason is printed.
+const webgpu = webgpuAvailability('bert.parity');
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
@@ -25,9 +28,9 @@ interface Reference {
 const measured: string[] = [];
 afterAll(() => { if (measured.length) console.log(measured.join('\n')); });
 
-for (const backend of ['native', 'wasm', 'cpu'] as const) {
+for (const backend of ['native', 'webgpu', 'wasm', 'cpu'] as const) {
   for (const fixture of ['tiny-bert', 'tiny-bert-pruned']) {
-    describe.skipIf(backend === 'native' && !nativeBuilt)(`${fixture} on ${backend}`, () => {
+    describe.skipIf((backend === 'native' && !nativeBuilt) || (backend === 'webgpu' && !webgpu.ok))(`${fixture} on ${backend}`, () => {
       it('matches transformers: hidden states and logits within 1e-4', async () => {
         await initBackend({ force: backend });
         expect(tf.getBackend()).toBe(backend);

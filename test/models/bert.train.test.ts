@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { loadNativeBlas } from '../../src/backend/kernels';
 import { loadBertCheckpoint } from '../../src/checkpoint';
+import { webgpuAvailability } from '../backend/webgpuAvailable';
 import {
   BertForSequenceClassification, bertLoss, embeddingLookup, bertParameterShapes, sequenceClassificationLoss, type BertConfig,
 } from '../../src/models/bert';
@@ -16,8 +17,13 @@ const batch = paddedBatch;
 
 beforeAll(async () => { await initBackend({ force: 'wasm' }); });
 
-// On wasm and, where the addon is built, on the native backend (the same kernels over typed arrays).
-for (const backend of ['wasm', 'native'] as const) describe.skipIf(backend === 'native' && !loadNativeBlas().ok)(`training step on ${backend}`, () => {
+const webgpu = webgpuAvailability('bert.train');
+/** The backends that exist here: native needs the addon, webgpu a Vulkan adapter (lavapipe will do). */
+const absent = (backend: string) => (backend === 'native' && !loadNativeBlas().ok) || (backend === 'webgpu' && !webgpu.ok);
+
+// On wasm and, where the addon is built, on the native backend (the same kernels over typed
+// arrays); on webgpu, TF.js's own kernels where the toolkit's are CPU-only.
+for (const backend of ['wasm', 'native', 'webgpu'] as const) describe.skipIf(absent(backend))(`training step on ${backend}`, () => {
   beforeAll(async () => { await initBackend({ force: backend }); });
   afterAll(async () => { await initBackend({ force: 'wasm' }); });
 
@@ -74,8 +80,8 @@ for (const backend of ['wasm', 'native'] as const) describe.skipIf(backend === '
 });
 
 describe('embedding lookup', () => {
-  for (const backend of ['native', 'wasm', 'cpu'] as const) {
-    it.skipIf(backend === 'native' && !loadNativeBlas().ok)(`on ${backend}: same values and gradient as tf.gather, repeated ids summed`, async () => {
+  for (const backend of ['native', 'webgpu', 'wasm', 'cpu'] as const) {
+    it.skipIf(absent(backend))(`on ${backend}: same values and gradient as tf.gather, repeated ids summed`, async () => {
       await initBackend({ force: backend });
       tf.tidy(() => {
         const table = tf.tensor2d(Array.from({ length: 18 }, (_, i) => Math.sin(i)), [6, 3]);

@@ -7,6 +7,7 @@ import { attentionGroupL12, mlpPreferentialL1 } from '../../src/neuroprune/regul
 import { variableGrads } from '../../src/train/gradients';
 import { peakBufferBytes } from './liveBytes';
 import { paddedBatch, tinyBertConfig } from './tinyBert';
+import { webgpuAvailability } from '../backend/webgpuAvailable';
 
 // 2 layers of width 16, 4 heads, 3 labels.
 const tiny = tinyBertConfig(40, { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 32, max_position_embeddings: 16, num_labels: 3 });
@@ -27,7 +28,8 @@ function expectSameGradients(ours: tf.NamedTensorMap, theirs: tf.NamedTensorMap)
 
 beforeAll(async () => { await initBackend({ force: 'cpu' }); });
 
-for (const backend of ['cpu', 'wasm', 'native'] as const) describe.skipIf(backend === 'native' && !loadNativeBlas().ok)(`variableGrads on ${backend}`, () => {
+const webgpu = webgpuAvailability('gradients');
+for (const backend of ['cpu', 'wasm', 'native', 'webgpu'] as const) describe.skipIf((backend === 'native' && !loadNativeBlas().ok) || (backend === 'webgpu' && !webgpu.ok))(`variableGrads on ${backend}`, () => {
   beforeAll(async () => { await initBackend({ force: backend }); });
   afterAll(async () => { await initBackend({ force: 'cpu' }); });
 
