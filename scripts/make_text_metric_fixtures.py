@@ -63,6 +63,8 @@ HAND = [
     ("a", "b"),
     ("trailing spaces   ", "trailing spaces"),
     ("repeat repeat repeat\nrepeat repeat", "repeat\nrepeat repeat repeat repeat"),
+    # Python's whitespace is not JavaScript's: \x1c-\x1f and \x85 split there, \ufeff does not.
+    ("unit\x1fseparator next\x85line zero\ufeffwidth end\x85", "unit separator next line zero width end"),
 ]
 
 # Several references per example (rouge_score's score_multi; sacrebleu's reference streams).
@@ -75,6 +77,8 @@ MULTI = [
     (["short one", "a much longer reference sentence with many words"], "a longer sentence"),
     (["", "nonempty reference"], "nonempty"),
     (["same length a", "same length b"], "same length c"),
+    # Equally close references: the shorter one sets the brevity penalty.
+    (["a b c d", "a b"], "a b c"),
 ]
 
 VOCAB = ("the a of to and in is was for on that with as by at from his her it an be this are were which "
@@ -195,7 +199,7 @@ def main() -> None:
     sentences = []
     for ref, hyp in pairs:
         s = sacrebleu.sentence_bleu(hyp, [ref])
-        sentences.append({"hypothesis": hyp, "references": [ref], "tokenized": sacrebleu.BLEU().tokenizer(ref.rstrip()),
+        sentences.append({"hypothesis": hyp, "references": [ref], "tokenized": sacrebleu.BLEU().tokenizer(ref),
                           "score": s.score, "counts": s.counts, "totals": s.totals})
     for refs, hyp in MULTI:
         s = sacrebleu.sentence_bleu(hyp, refs)
