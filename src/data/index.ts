@@ -11,3 +11,6 @@ export * from './syntheticTask';
 export * from './bagOfWords';
 export * from './delimited';
 export * from './labelledFile';
+export * from './porterStemmer';
+export * from './rouge';
+export * from './bleu';
