@@ -94,6 +94,7 @@ export interface Layout {
   yaxis2?: Axis;
   yaxis3?: Axis;
   barmode?: 'group' | 'stack' | 'overlay';
+  showlegend?: boolean;
   legend?: { orientation?: 'h' | 'v'; x?: number; y?: number };
   width?: number;
   height?: number;

@@ -5,3 +5,4 @@ export * from './heads';
 export * from './sweep';
 export * from './training';
 export * from './render';
+export * from './image';
