@@ -6,3 +6,5 @@ export * from './sweep';
 export * from './training';
 export * from './render';
 export * from './image';
+export * from './series';
+export * from './headGraph';
