@@ -25,7 +25,8 @@ else
 fi
 
 # 1. The committed notebooks: tslab kernel, executed (every code cell run), no remote scripts.
-python3 - "${notebooks[@]}" <<'PY'
+# (Not when updating them: then they are about to be executed and written back.)
+[ -n "${UPDATE:-}" ] || python3 - "${notebooks[@]}" <<'PY'
 import json, sys
 bad = []
 for path in sys.argv[1:]:

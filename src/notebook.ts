@@ -8,7 +8,7 @@
  * headless Chromium (src/viz/image.ts), which is what GitHub, `nbconvert --to html` and any
  * viewer without plotly show. Nothing is loaded from the network when the notebook is viewed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBertCheckpoint } from './checkpoint';
 import { BertTaskModel } from './train/bertTask';
@@ -108,14 +108,25 @@ export async function closeFigures(): Promise<void> {
   if (r) await (await r).close();
 }
 
+/** The folder `show(fig, { save })` also writes PNGs to: `NEUROPRUNE_FIGURES_DIR` (scripts/make_figures.sh sets it). */
+export function figuresDir(): string | undefined {
+  return process.env.NEUROPRUNE_FIGURES_DIR || undefined;
+}
+
 /**
  * Shows a figure in a tslab notebook as plotly JSON with a PNG fallback (see the module comment).
- * `sink` replaces tslab's output channel (tests).
+ * `save: 'name'` also writes the PNG as `name.png` to `figuresDir()` when that is set (the
+ * README's figures). `sink` replaces tslab's output channel (tests).
  */
-export async function show(figure: Figure, options: ImageOptions & { sink?: DisplaySink } = {}): Promise<void> {
-  const { sink, ...image } = options;
+export async function show(figure: Figure, options: ImageOptions & { sink?: DisplaySink; save?: string } = {}): Promise<void> {
+  const { sink, save, ...image } = options;
   const out = sink ?? tslabSink();
   const png = await (await sharedRenderer()).render(figure, 'png', { width: image.width ?? figure.layout.width ?? 900, height: image.height, scale: image.scale });
+  const dir = figuresDir();
+  if (save && dir) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${save}.png`), png);
+  }
   out({
     'application/vnd.plotly.v1+json': { data: figure.data, layout: figure.layout },
     'image/png': png.toString('base64'),

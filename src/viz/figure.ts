@@ -31,6 +31,8 @@ export interface Axis {
   anchor?: string;
   matches?: string;
   scaleanchor?: string;
+  /** With `scaleanchor`: shrink the axis' domain (`domain`), not widen its range, to keep the aspect. */
+  constrain?: 'range' | 'domain';
   showgrid?: boolean;
   zeroline?: boolean;
 }
