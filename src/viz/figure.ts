@@ -157,6 +157,9 @@ export interface Figure {
 /** Plotly's default qualitative palette ("D3"), so series keep one colour across figures. */
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
+/** One colour per training mode in every figure (the sweep plots and the notebooks agree). */
+export const MODE_COLORS: Readonly<Record<string, string>> = { finetune: '#7f7f7f', magnitude: '#d62728', l1: '#ff7f0e', neuroprune: '#2ca02c' };
+
 export function paletteColor(i: number): string {
   return PALETTE[i % PALETTE.length];
 }

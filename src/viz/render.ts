@@ -1,15 +1,19 @@
 /**
- * Renderers: a figure spec to a self-contained HTML page, or to an HTML fragment for a notebook.
+ * Renderers: a figure spec to HTML.
  *
  * - `toHtml(figure, title)`: a standalone page. By default the plotly.js library is inlined from
  *   the installed `plotly.js-dist` package (its only file, `plotly.js`, about 11 MB unminified),
  *   so the page opens offline and never drifts from the version the figures were written for.
  *   `{ plotly: { src } }` references a script URL or path instead (a few hundred bytes per page).
- * - `figureHtml(figure)`: a `<div>` + `<script>` for notebook outputs. It loads plotly from
- *   `plotlySrc` (default: the plot.ly CDN build of the installed version) once per page, through
- *   require.js when the page has it (classic Jupyter) or a script tag otherwise (JupyterLab,
- *   VS Code); viewing needs network access, executing the notebook does not.
- * - `showFigure(figure)`: `figureHtml` sent to tslab's `display.html` (in a tslab notebook).
+ * - `toHtmlPage(figures, title)` with `writePlotlyBeside(dir)`: several figures on one small page
+ *   that loads the one shared copy of plotly.js next to it (what `neuroprune report` writes).
+ * - `figureHtml(figure)`: a `<div>` + `<script>` for HTML outputs that load plotly from
+ *   `plotlySrc` (default: the plot.ly CDN build of the installed version), through require.js when
+ *   the page has it. Viewing needs network access; notebooks use `notebook.show` instead (plotly
+ *   JSON with a PNG, seen everywhere offline).
+ * - `showFigure(figure)`: `figureHtml` sent to tslab's `display.html`.
+ *
+ * Static images (PNG, SVG, PDF) are made in `image.ts`.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';

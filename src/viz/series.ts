@@ -3,7 +3,7 @@
  * its repeats (seeds) with their standard deviation as error bars in both directions: the shape
  * of the paper's Fig. 3-4 plots (a degree statistic, dev metric or time against sparsity).
  */
-import { paletteColor, percentTickFormat, type Figure, type ScatterTrace } from './figure';
+import { MODE_COLORS, paletteColor, percentTickFormat, type Figure, type ScatterTrace } from './figure';
 
 export interface SeriesSample {
   /** Legend group, e.g. the mode. */
@@ -66,7 +66,7 @@ export interface SeriesFigureOptions {
   yLog?: boolean;
   /** Join each group's points with a line (default true). */
   lines?: boolean;
-  /** Colour per group; default the palette in group order. */
+  /** Colour per group; default `MODE_COLORS` for mode names, else the palette in group order. */
   colors?: Record<string, string>;
   width?: number;
   height?: number;
@@ -78,7 +78,7 @@ export function seriesFigure(samples: readonly SeriesSample[], options: SeriesFi
   const groups = [...new Set(points.map((p) => p.group))];
   const data: ScatterTrace[] = groups.map((group, i) => {
     const pts = points.filter((p) => p.group === group);
-    const color = options.colors?.[group] ?? paletteColor(i);
+    const color = options.colors?.[group] ?? MODE_COLORS[group] ?? paletteColor(i);
     const spread = pts.some((p) => p.n > 1);
     const xf = options.xPercent ? ':.1%' : ':.4g';
     const yf = options.yPercent ? ':.1%' : ':.4g';

@@ -2,7 +2,7 @@
  * Sparsity versus task metric for sweep results: the trade-off plot of the paper (one colour per
  * training mode, e.g. finetune / l1 / neuroprune).
  */
-import { paletteColor, percentTickFormat, type Figure, type Trace } from './figure';
+import { MODE_COLORS, paletteColor, percentTickFormat, type Figure, type Trace } from './figure';
 import { aggregateSeries } from './series';
 
 export interface SweepResultPoint {
@@ -55,7 +55,7 @@ export function sparsityMetricFigure(points: readonly SweepResultPoint[], option
   const data: Trace[] = [];
   modes.forEach((mode, i) => {
     const pts = agg.filter((p) => p.group === mode);
-    const color = paletteColor(i);
+    const color = MODE_COLORS[mode] ?? paletteColor(i);
     const spread = pts.some((p) => p.n > 1);
     data.push({
       type: 'scatter', mode: 'markers', name: mode, legendgroup: mode, x: pts.map((p) => p.x), y: pts.map((p) => p.y),
