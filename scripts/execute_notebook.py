@@ -48,7 +48,9 @@ def main():
         i = current["index"]
         if i is not None:
             print(cell_report(i, nb.cells[i]), file=sys.stderr)
-        print(f"--- {type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}", file=sys.stderr)
+        # nbclient's own message holds only what tslab's reply carries (often just `<Error>:`).
+        where = f"cell {i}" if i is not None else "kernel start"
+        print(f"--- {args.notebook}: stopped at {where} ({type(err).__name__})", file=sys.stderr)
         return 1
     nbformat.write(nb, args.out)
     return 0

@@ -4,7 +4,7 @@
  * layer (a cliff at one degree).
  */
 import { hurwitzZeta, powerLawCcdf, type PowerLawFit } from '../graph/powerLaw';
-import { paletteColor, type Figure, type ScatterTrace, type Trace } from './figure';
+import { MODE_COLORS, paletteColor, type Figure, type ScatterTrace, type Trace } from './figure';
 
 export interface DegreeSeries {
   /** Legend name, e.g. `layer 3, after R_mlp`. */
@@ -13,6 +13,12 @@ export interface DegreeSeries {
   degrees: ArrayLike<number>;
   /** A fit of these degrees (`fitPowerLaw`), drawn as a dashed line from `xmin`; null or absent draws none. */
   fit?: PowerLawFit | null;
+  /** Colour of the series; default `MODE_COLORS` of its name (lower case) when a mode, else the palette in order. */
+  color?: string;
+}
+
+function seriesColor(s: DegreeSeries, i: number): string {
+  return s.color ?? MODE_COLORS[s.name.toLowerCase()] ?? paletteColor(i);
 }
 
 export interface DegreeFigureOptions {
@@ -49,7 +55,7 @@ export function degreeDistributionFigure(series: readonly DegreeSeries[], option
   if (kind !== 'ccdf' && kind !== 'pmf') throw new Error(`degreeDistributionFigure: kind must be 'ccdf' or 'pmf', got '${kind as string}'`);
   const data: ScatterTrace[] = [];
   series.forEach((s, i) => {
-    const color = paletteColor(i);
+    const color = seriesColor(s, i);
     const counts = new Map<number, number>();
     let zeros = 0;
     for (let j = 0; j < s.degrees.length; j++) {
@@ -132,7 +138,7 @@ export function degreeHistogramFigure(series: readonly DegreeSeries[], options: 
     }
     const n = s.degrees.length || 1;
     return {
-      type: 'bar', name: s.name, x: centers, y: counts.map((c) => c / n), marker: { color: paletteColor(i) }, opacity: 0.6,
+      type: 'bar', name: s.name, x: centers, y: counts.map((c) => c / n), marker: { color: seriesColor(s, i) }, opacity: 0.6,
       hovertemplate: `degree ${width > 1 ? `%{x:.0f} ± ${width / 2}` : '%{x}'}<br>%{y:.1%} of nodes<extra>${s.name}</extra>`,
     };
   });

@@ -23,6 +23,7 @@ describe('the README figures', () => {
     expect(referenced.length).toBeGreaterThanOrEqual(4);
     const present = readdirSync(join(root, 'docs', 'figures')).filter((f) => f.endsWith('.png')).map((f) => `docs/figures/${f}`);
     for (const f of referenced) expect(present, `${f} is referenced by README.md but missing (scripts/make_figures.sh)`).toContain(f);
+    for (const f of present) expect(referenced, `${f} is not referenced by README.md`).toContain(f);
   });
 
   it.each(referenced)('%s is a drawn PNG', (file) => {
