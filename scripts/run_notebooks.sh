@@ -64,7 +64,8 @@ fi
 export PATH="$root/node_modules/.bin:$PATH"
 command -v tslab >/dev/null || { echo "run_notebooks: tslab not found in node_modules/.bin (npm ci)" >&2; exit 1; }
 command -v jupyter >/dev/null || { echo "run_notebooks: jupyter not found (apt-get install jupyter-nbconvert jupyter-client python3-ipykernel)" >&2; exit 1; }
-jupyter kernelspec list 2>/dev/null | grep -q '^ *tslab ' || { echo "run_notebooks: no tslab kernel spec (npx tslab install --python=/usr/bin/python3)" >&2; exit 1; }
+# grep reads the whole list (no -q): an early exit would SIGPIPE jupyter and fail the pipeline under pipefail.
+jupyter kernelspec list 2>/dev/null | grep '^ *tslab ' >/dev/null || { echo "run_notebooks: no tslab kernel spec (npx tslab install --python=/usr/bin/python3)" >&2; exit 1; }
 # Jupyter's Python (Debian's), which has nbclient, whatever python3 is first on PATH.
 py=/usr/bin/python3
 [ -x "$py" ] && "$py" -c 'import nbclient' 2>/dev/null || py=python3
