@@ -12,11 +12,11 @@ import { runCli } from './runCli';
 const root = mkdtempSync(join(tmpdir(), 'np-report-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function result(mode: SweepResult['mode'], beta: number, seed: number, metric: number, sparsity: number, structured: number, trainSeconds: number): SweepResult {
+function result(mode: SweepResult['mode'], beta: number, seed: number, metric: number, sparsity: number, structured: number, trainSeconds: number, epochs = 3): SweepResult {
   const id = `${mode}:a=0.001:b=${beta}:t=0.2`;
   return {
-    id, key: `${id}#seed${seed}`, settings: { setup: {}, options: {} as SweepResult['settings']['options'] }, task: 'negation', mode, alpha: 0.001, beta, theta: 0.2,
-    seed, epochs: 3, metricName: 'accuracy', metric, dev: { accuracy: metric }, sparsity, structuredSparsity: structured,
+    id, key: `${id}#seed${seed}#e${epochs}`, settings: { setup: { '--task': 'negation' }, options: { seed, epochs } as unknown as SweepResult['settings']['options'] }, task: 'negation', mode, alpha: 0.001, beta, theta: 0.2,
+    seed, epochs, metricName: 'accuracy', metric, dev: { accuracy: metric }, sparsity, structuredSparsity: structured,
     headsKept: mode === 'neuroprune' ? 6 : 8, headsOriginal: 8, trainSeconds, runDir: `runs/${id}`, finishedAt: '2026-01-01T00:00:00Z',
   };
 }
@@ -41,6 +41,14 @@ describe('report tables', () => {
     const tex = resultsLatex(results);
     expect(tex).toContain('neuroprune & 0.001 & 0.1 & 0.2 & 2 & 0.9650 $\\pm$ 0.0071 & 75.9 $\\pm$ 1.4 & 67.9 $\\pm$ 2.8');
     expect(tex).toMatch(/\\begin\{tabular\}[\s\S]*\\bottomrule\n\\end\{tabular\}\n$/);
+  });
+
+  it('keeps runs apart whose settings differ by more than the seed', () => {
+    const other = result('neuroprune', 0.1, 2, 0.9, 0.7, 0.6, 10, 5);
+    const md = resultsTable([...results, other]);
+    expect(md.split('\n').filter((l) => l.startsWith('| neuroprune'))).toHaveLength(3);
+    expect(md).toContain('| neuroprune | 0.001 | 0.1 | 0.2 | 2 | accuracy 0.9000 |');
+    expect(md).toContain('| 1, 2 | accuracy 0.9650 ± 0.0071 |');
   });
 
   it('writes every run to CSV', () => {

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonl } from '../../train/jsonl';
+import { canonicalJson } from '../../train/sweep';
 import { sparsityMetricFigure, toHtmlPage, writePlotlyBeside, PLOTLY_FILE } from '../../viz';
 import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable } from '../args';
 import type { SweepResult } from './sweep';
@@ -20,7 +21,16 @@ function meanSd(values: readonly number[]): { mean: number; sd: number } {
   return { mean, sd };
 }
 
-/** One grid point over its seeds: the runs that share a point id (the seed is not part of it). */
+/**
+ * The runs that repeat one setting with other seeds: the same point id (which has no seed) and the
+ * same settings but for the seed. Runs whose task, data, model or any other option differ stay apart.
+ */
+export function seedGroupKey(r: SweepResult): string {
+  const options = r.settings?.options ? { ...r.settings.options, seed: undefined } : null;
+  return canonicalJson([r.task, r.id, r.settings?.setup ?? null, options]);
+}
+
+/** One grid point over its seeds (see `seedGroupKey`). */
 export interface AggregatedResult {
   id: string;
   mode: string;
@@ -38,12 +48,13 @@ export interface AggregatedResult {
   trainSeconds: { mean: number; sd: number };
 }
 
-/** Results grouped by point id, in mode order, best mean metric first within a mode. */
+/** Results grouped by `seedGroupKey`, in mode order, best mean metric first within a mode. */
 export function aggregateResults(results: readonly SweepResult[]): AggregatedResult[] {
   const byId = new Map<string, SweepResult[]>();
   for (const r of results) {
-    const list = byId.get(r.id);
-    if (list) list.push(r); else byId.set(r.id, [r]);
+    const k = seedGroupKey(r);
+    const list = byId.get(k);
+    if (list) list.push(r); else byId.set(k, [r]);
   }
   const out = [...byId.values()].map((rs): AggregatedResult => {
     const r = rs[0];
@@ -153,8 +164,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
       'Also: report.csv (every run), report.tex (this table), sparsity-vs-metric.html (figures).\n');
     writeFileSync(join(out, 'report.csv'), resultsCsv(results));
     writeFileSync(join(out, 'report.tex'), resultsLatex(results));
-    // Repeats of a grid point (seeds) share its id: one marker with sd error bars.
-    const points = results.map((r) => ({ mode: r.mode, key: r.id, metric: r.metric, label: r.id }));
+    // Repeats of a setting with other seeds: one marker with sd error bars.
+    const points = results.map((r) => ({ mode: r.mode, key: seedGroupKey(r), metric: r.metric, label: r.id }));
     const figures = [
       sparsityMetricFigure(points.map((p, i) => ({ ...p, sparsity: results[i].sparsity })), { metricName, title: `${task}: ${metricName} against sparsity` }),
       sparsityMetricFigure(points.map((p, i) => ({ ...p, sparsity: results[i].structuredSparsity })), { metricName, sparsityName: 'structured sparsity', title: `${task}: ${metricName} against structured sparsity (whole rows and columns)` }),
