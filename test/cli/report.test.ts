@@ -35,7 +35,7 @@ describe('report tables', () => {
   it('averages seeds of one point: mean ± sample sd in markdown and LaTeX', () => {
     const md = resultsTable(results);
     // mean(0.97, 0.96) = 0.965, sd = 0.00707; sparsity 75.9% ± 1.4%; structured 67.9% ± 2.8%
-    expect(md).toContain('| neuroprune | 0.001 | 0.1 | 0.2 | 1, 2 | accuracy 0.9650 ± 0.0071 | 75.9% ± 1.4% | 67.9% ± 2.8% | 6 ± 0/8 | 12 ± 0.7 |');
+    expect(md).toContain('| neuroprune | 0.001 | 0.1 | 0.2 | 1, 2 | accuracy 0.9650 ± 0.0071 | 75.9% ± 1.4% | 67.9% ± 2.8% | 6/8 ± 0 | 12 ± 0.7 |');
     expect(md).toContain('| finetune | 0.001 | 0 | - | 1 | accuracy 0.9780 | 0.2% | 0.0% | 8/8 | 8.4 |');
     expect(md.split('\n').filter((l) => l.startsWith('| neuroprune'))).toHaveLength(2);
     const tex = resultsLatex(results);

@@ -78,6 +78,12 @@ function withSd(v: { mean: number; sd: number }, n: number, f: (x: number) => st
   return n > 1 ? `${f(v.mean)}${pm}${f(v.sd)}` : f(v.mean);
 }
 
+/** Heads kept of the original count, `6.5/8 ± 0.7` over seeds. */
+function heads(a: AggregatedResult, pm: string): string {
+  const f = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+  return `${f(a.headsKept.mean)}/${a.headsOriginal}${a.seeds.length > 1 ? `${pm}${f(a.headsKept.sd)}` : ''}`;
+}
+
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** One markdown table: per mode, the grid points (seeds averaged: mean ± sd) sorted by metric, best first. */
@@ -89,7 +95,7 @@ export function resultsTable(results: readonly SweepResult[]): string {
   for (const a of aggregateResults(results)) {
     const n = a.seeds.length;
     lines.push(`| ${a.mode} | ${a.alpha} | ${a.beta} | ${a.mode === 'neuroprune' ? a.theta : '-'} | ${a.seeds.join(', ')} | ${a.metricName} ${withSd(a.metric, n, (x) => x.toFixed(4))} | ` +
-      `${withSd(a.sparsity, n, percent)} | ${withSd(a.structuredSparsity, n, percent)} | ${withSd(a.headsKept, n, (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1)))}/${a.headsOriginal} | ${withSd(a.trainSeconds, n, formatSeconds)} |`);
+      `${withSd(a.sparsity, n, percent)} | ${withSd(a.structuredSparsity, n, percent)} | ${heads(a, ' ± ')} | ${withSd(a.trainSeconds, n, formatSeconds)} |`);
   }
   return lines.join('\n');
 }
@@ -129,7 +135,7 @@ export function resultsLatex(results: readonly SweepResult[]): string {
     lines.push([
       latexEscape(a.mode), a.alpha, a.beta, a.mode === 'neuroprune' ? a.theta : '--', n,
       withSd(a.metric, n, (x) => x.toFixed(4), ' $\\pm$ '), withSd(a.sparsity, n, pct, ' $\\pm$ '), withSd(a.structuredSparsity, n, pct, ' $\\pm$ '),
-      `${withSd(a.headsKept, n, (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1)), ' $\\pm$ ')}/${a.headsOriginal}`, withSd(a.trainSeconds, n, formatSeconds, ' $\\pm$ '),
+      heads(a, ' $\\pm$ '), withSd(a.trainSeconds, n, formatSeconds, ' $\\pm$ '),
     ].join(' & ') + ' \\\\');
   }
   lines.push('\\bottomrule', '\\end{tabular}');
