@@ -26,3 +26,6 @@ export * from './train/sweep';
 export * from './train/jsonl';
 export * from './train/runDir';
 export * as viz from './viz';
+// The TF.js instance the library computes with, so that callers' tensors live on the same engine.
+export * as tf from '@tensorflow/tfjs';
+export * as notebook from './notebook';

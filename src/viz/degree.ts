@@ -4,7 +4,7 @@
  * layer (a cliff at one degree).
  */
 import { hurwitzZeta, powerLawCcdf, type PowerLawFit } from '../graph/powerLaw';
-import { paletteColor, type Figure, type ScatterTrace } from './figure';
+import { MODE_COLORS, paletteColor, type Figure, type ScatterTrace, type Trace } from './figure';
 
 export interface DegreeSeries {
   /** Legend name, e.g. `layer 3, after R_mlp`. */
@@ -13,6 +13,12 @@ export interface DegreeSeries {
   degrees: ArrayLike<number>;
   /** A fit of these degrees (`fitPowerLaw`), drawn as a dashed line from `xmin`; null or absent draws none. */
   fit?: PowerLawFit | null;
+  /** Colour of the series; default `MODE_COLORS` of its name (lower case) when a mode, else the palette in order. */
+  color?: string;
+}
+
+function seriesColor(s: DegreeSeries, i: number): string {
+  return s.color ?? MODE_COLORS[s.name.toLowerCase()] ?? paletteColor(i);
 }
 
 export interface DegreeFigureOptions {
@@ -49,7 +55,7 @@ export function degreeDistributionFigure(series: readonly DegreeSeries[], option
   if (kind !== 'ccdf' && kind !== 'pmf') throw new Error(`degreeDistributionFigure: kind must be 'ccdf' or 'pmf', got '${kind as string}'`);
   const data: ScatterTrace[] = [];
   series.forEach((s, i) => {
-    const color = paletteColor(i);
+    const color = seriesColor(s, i);
     const counts = new Map<number, number>();
     let zeros = 0;
     for (let j = 0; j < s.degrees.length; j++) {
@@ -98,6 +104,51 @@ export function degreeDistributionFigure(series: readonly DegreeSeries[], option
       xaxis: { title: { text: options.xTitle ?? 'degree' }, type: 'log' },
       yaxis: { title: { text: kind === 'ccdf' ? 'P(X ≥ x)' : 'fraction of nodes' }, type: 'log' },
       legend: { orientation: 'v' },
+    },
+  };
+}
+
+export interface DegreeHistogramOptions {
+  title?: string;
+  /** Default `degree`. */
+  xTitle?: string;
+  /** Bins over `[0, max degree]`. Default 30. */
+  bins?: number;
+}
+
+/**
+ * Degree histograms on linear axes, one translucent bar series per degree sequence over shared
+ * bins, as fractions of nodes: where the log-log CCDF hides them, this shows the empty neurons
+ * (degree 0) and the dense bulk side by side.
+ */
+export function degreeHistogramFigure(series: readonly DegreeSeries[], options: DegreeHistogramOptions = {}): Figure {
+  const bins = options.bins ?? 30;
+  if (!(Number.isInteger(bins) && bins > 0)) throw new Error(`degreeHistogramFigure: bins must be a positive integer, got ${bins}`);
+  let max = 0;
+  for (const s of series) for (let j = 0; j < s.degrees.length; j++) max = Math.max(max, s.degrees[j]);
+  const width = Math.max(1, Math.ceil((max + 1) / bins));
+  const nb = Math.ceil((max + 1) / width);
+  const centers = Array.from({ length: nb }, (_, b) => b * width + (width - 1) / 2);
+  const data: Trace[] = series.map((s, i) => {
+    const counts = new Array<number>(nb).fill(0);
+    for (let j = 0; j < s.degrees.length; j++) {
+      const v = s.degrees[j];
+      if (v < 0 || !Number.isFinite(v)) throw new Error(`degreeHistogramFigure: series '${s.name}' has degree ${v} at ${j}`);
+      counts[Math.floor(v / width)]++;
+    }
+    const n = s.degrees.length || 1;
+    return {
+      type: 'bar', name: s.name, x: centers, y: counts.map((c) => c / n), marker: { color: seriesColor(s, i) }, opacity: 0.6,
+      hovertemplate: `degree ${width > 1 ? `%{x:.0f} ± ${width / 2}` : '%{x}'}<br>%{y:.1%} of nodes<extra>${s.name}</extra>`,
+    };
+  });
+  return {
+    data,
+    layout: {
+      title: { text: options.title ?? 'Degree histogram' },
+      xaxis: { title: { text: options.xTitle ?? 'degree' }, type: 'linear' },
+      yaxis: { title: { text: 'fraction of nodes' }, type: 'linear', tickformat: '.0%' },
+      barmode: 'overlay', bargap: 0,
     },
   };
 }

@@ -20,12 +20,19 @@ export interface Axis {
   tickvals?: number[];
   ticktext?: string[];
   tickformat?: string;
+  /** Ticks spaced `dtick` apart from `tick0`, or `nticks` at most. */
+  tick0?: number;
+  nticks?: number;
+  showticklabels?: boolean;
+  visible?: boolean;
   /** `[start, end]` fractions of the plot area, for stacked panels. */
   domain?: [number, number];
   /** Share ticks with another axis (e.g. `'x'`). */
   anchor?: string;
   matches?: string;
   scaleanchor?: string;
+  /** With `scaleanchor`: shrink the axis' domain (`domain`), not widen its range, to keep the aspect. */
+  constrain?: 'range' | 'domain';
   showgrid?: boolean;
   zeroline?: boolean;
 }
@@ -42,7 +49,8 @@ export interface Line {
   color?: string;
   width?: number;
   dash?: 'solid' | 'dot' | 'dash' | 'dashdot';
-  shape?: 'linear' | 'hv' | 'spline';
+  /** `vh`: vertical then horizontal, a step that holds each value to the right of its point. */
+  shape?: 'linear' | 'hv' | 'vh' | 'spline';
 }
 
 interface TraceBase {
@@ -63,6 +71,19 @@ export interface ScatterTrace extends TraceBase {
   text?: string[];
   marker?: Marker;
   line?: Line;
+  /** Error bars (e.g. the standard deviation over seeds). */
+  error_y?: ErrorBars;
+  error_x?: ErrorBars;
+  textposition?: string;
+}
+
+export interface ErrorBars {
+  type: 'data';
+  array: number[];
+  visible?: boolean;
+  color?: string;
+  thickness?: number;
+  width?: number;
 }
 
 export interface BarTrace extends TraceBase {
@@ -71,6 +92,8 @@ export interface BarTrace extends TraceBase {
   y: number[];
   text?: string[];
   marker?: Marker;
+  opacity?: number;
+  error_y?: ErrorBars;
 }
 
 export interface HeatmapTrace extends TraceBase {
@@ -87,13 +110,39 @@ export interface HeatmapTrace extends TraceBase {
 
 export type Trace = ScatterTrace | BarTrace | HeatmapTrace;
 
+/** An arrow from `(ax, ay)` to `(x, y)` in data coordinates (`axref`/`ayref` 'x'/'y'), or a text label. */
+export interface Annotation {
+  x: number;
+  y: number;
+  ax?: number;
+  ay?: number;
+  axref?: string;
+  ayref?: string;
+  xref?: string;
+  yref?: string;
+  text?: string;
+  showarrow?: boolean;
+  arrowhead?: number;
+  arrowsize?: number;
+  arrowwidth?: number;
+  arrowcolor?: string;
+  standoff?: number;
+  startstandoff?: number;
+  font?: { size?: number; color?: string };
+}
+
 export interface Layout {
   title?: AxisTitle;
+  annotations?: Annotation[];
   xaxis?: Axis;
+  xaxis2?: Axis;
+  xaxis3?: Axis;
   yaxis?: Axis;
   yaxis2?: Axis;
   yaxis3?: Axis;
   barmode?: 'group' | 'stack' | 'overlay';
+  bargap?: number;
+  showlegend?: boolean;
   legend?: { orientation?: 'h' | 'v'; x?: number; y?: number };
   width?: number;
   height?: number;
@@ -108,6 +157,21 @@ export interface Figure {
 /** Plotly's default qualitative palette ("D3"), so series keep one colour across figures. */
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
+/** One colour per training mode in every figure (the sweep plots and the notebooks agree). */
+export const MODE_COLORS: Readonly<Record<string, string>> = { finetune: '#7f7f7f', magnitude: '#d62728', l1: '#ff7f0e', neuroprune: '#2ca02c' };
+
 export function paletteColor(i: number): string {
   return PALETTE[i % PALETTE.length];
+}
+
+/**
+ * A d3 tick format for fractions shown as percentages, with enough decimals that ticks over the
+ * values' span get distinct labels (a span of 0.4 points would repeat '73%' with '.0%').
+ */
+export function percentTickFormat(values: readonly number[]): string {
+  const finite = values.filter(Number.isFinite);
+  const span = finite.length ? Math.max(...finite) - Math.min(...finite) : 1;
+  if (span >= 0.1 || span === 0) return '.0%';
+  if (span >= 0.01) return '.1%';
+  return '.2%';
 }

@@ -95,7 +95,9 @@ export function headSimilarityHeatmap(distances: readonly (readonly number[])[],
       hovertemplate: 'kept<extra></extra>',
     });
   }
-  const axis = { title: { text: 'head' }, type: 'linear' as const, tickvals: positions, ticktext: labels, showgrid: false, zeroline: false };
+  // constrain 'domain': the square cells shrink the plot area instead of padding the axis range,
+  // so the tick labels stay next to the cells.
+  const axis = { title: { text: 'head' }, type: 'linear' as const, tickvals: positions, ticktext: labels, showgrid: false, zeroline: false, constrain: 'domain' as const };
   return {
     data,
     layout: {
@@ -103,6 +105,7 @@ export function headSimilarityHeatmap(distances: readonly (readonly number[])[],
       xaxis: axis,
       yaxis: { ...axis, autorange: 'reversed', scaleanchor: 'x' },
       legend: { orientation: 'h', y: -0.2 },
+      width: 620, height: 540, margin: { l: 60, r: 20, t: 60, b: 90 },
     },
   };
 }

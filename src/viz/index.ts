@@ -5,3 +5,6 @@ export * from './heads';
 export * from './sweep';
 export * from './training';
 export * from './render';
+export * from './image';
+export * from './series';
+export * from './headGraph';

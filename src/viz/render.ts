@@ -1,17 +1,22 @@
 /**
- * Renderers: a figure spec to a self-contained HTML page, or to an HTML fragment for a notebook.
+ * Renderers: a figure spec to HTML.
  *
  * - `toHtml(figure, title)`: a standalone page. By default the plotly.js library is inlined from
  *   the installed `plotly.js-dist` package (its only file, `plotly.js`, about 11 MB unminified),
  *   so the page opens offline and never drifts from the version the figures were written for.
  *   `{ plotly: { src } }` references a script URL or path instead (a few hundred bytes per page).
- * - `figureHtml(figure)`: a `<div>` + `<script>` for notebook outputs. It loads plotly from
- *   `plotlySrc` (default: the plot.ly CDN build of the installed version) once per page, through
- *   require.js when the page has it (classic Jupyter) or a script tag otherwise (JupyterLab,
- *   VS Code); viewing needs network access, executing the notebook does not.
- * - `showFigure(figure)`: `figureHtml` sent to tslab's `display.html` (in a tslab notebook).
+ * - `toHtmlPage(figures, title)` with `writePlotlyBeside(dir)`: several figures on one small page
+ *   that loads the one shared copy of plotly.js next to it (what `neuroprune report` writes).
+ * - `figureHtml(figure)`: a `<div>` + `<script>` for HTML outputs that load plotly from
+ *   `plotlySrc` (default: the plot.ly CDN build of the installed version), through require.js when
+ *   the page has it. Viewing needs network access; notebooks use `notebook.show` instead (plotly
+ *   JSON with a PNG, seen everywhere offline).
+ * - `showFigure(figure)`: `figureHtml` sent to tslab's `display.html`.
+ *
+ * Static images (PNG, SVG, PDF) are made in `image.ts`.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Figure } from './figure';
 
 /** Characters that must not appear raw inside an inline `<script>`. */
@@ -140,4 +145,55 @@ export interface HtmlDisplay {
 export function showFigure(figure: Figure, display?: HtmlDisplay, options: FragmentOptions = {}): void {
   const target = display ?? (require('tslab') as { display: HtmlDisplay }).display;
   target.html(figureHtml(figure, options));
+}
+
+/** File name of the plotly.js copy that `writePlotlyBeside` puts next to HTML pages. */
+export const PLOTLY_FILE = 'plotly.js';
+
+/**
+ * Copies the installed plotly.js next to HTML pages in `dir` (once: an identical copy is kept), so
+ * that pages reference it as `<script src="plotly.js">` and stay small and offline. Returns its path.
+ */
+export function writePlotlyBeside(dir: string): string {
+  const target = join(dir, PLOTLY_FILE);
+  const source = plotlyScriptPath();
+  if (!(existsSync(target) && statSync(target).size === statSync(source).size)) {
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(source, target);
+  }
+  return target;
+}
+
+export interface PageFigure {
+  figure: Figure;
+  /** CSS height of its panel. Default: the layout's height in px, else 480px. */
+  height?: string;
+}
+
+/**
+ * One HTML page with several figures, stacked. plotly.js is referenced by `plotlySrc` (default
+ * `PLOTLY_FILE`, the copy `writePlotlyBeside` makes), never inlined: a page is a few kilobytes plus
+ * its data.
+ */
+export function toHtmlPage(figures: readonly PageFigure[], title: string, options: { plotlySrc?: string; config?: Record<string, unknown>; intro?: string } = {}): string {
+  const src = options.plotlySrc ?? PLOTLY_FILE;
+  const divs = figures.map((f, i) => `<div id="figure-${i}" style="width:100%;height:${escapeHtml(f.height ?? `${f.figure.layout.height ?? 480}px`)}"></div>`).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<style>body { margin: 0 auto; max-width: 1100px; font-family: sans-serif; } p { margin: 1em; }</style>
+<script src="${escapeHtml(src)}"></script>
+</head>
+<body>
+${options.intro ? `<p>${escapeHtml(options.intro)}</p>\n` : ''}${divs}
+<script>
+var figures = ${scriptSafeJson(figures.map((f) => f.figure))};
+var config = ${scriptSafeJson(options.config ?? DEFAULT_CONFIG)};
+figures.forEach(function (f, i) { Plotly.newPlot('figure-' + i, f.data, f.layout, config); });
+</script>
+</body>
+</html>
+`;
 }

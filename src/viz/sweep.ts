@@ -2,7 +2,8 @@
  * Sparsity versus task metric for sweep results: the trade-off plot of the paper (one colour per
  * training mode, e.g. finetune / l1 / neuroprune).
  */
-import { paletteColor, type Figure, type Trace } from './figure';
+import { MODE_COLORS, paletteColor, percentTickFormat, type Figure, type Trace } from './figure';
+import { aggregateSeries } from './series';
 
 export interface SweepResultPoint {
   mode: string;
@@ -11,6 +12,8 @@ export interface SweepResultPoint {
   metric: number;
   /** Hover text, e.g. the hyperparameters of the point. */
   label?: string;
+  /** Points with the same key are repeats of one setting (seeds): drawn as their mean with sd error bars. Default: every point its own. */
+  key?: string;
 }
 
 export interface SweepFigureOptions {
@@ -24,6 +27,8 @@ export interface SweepFigureOptions {
   /** Direction of the metric for the frontier. Default true (accuracy, F1, correlation). */
   higherIsBetter?: boolean;
   title?: string;
+  /** Axis title of the sparsity, e.g. `structured sparsity`. Default `sparsity`. */
+  sparsityName?: string;
 }
 
 /** Points `(sparsity, metric)` not beaten by any point of at least the same sparsity; ascending sparsity. */
@@ -37,27 +42,37 @@ export function paretoFrontier(points: readonly { sparsity: number; metric: numb
 
 export function sparsityMetricFigure(points: readonly SweepResultPoint[], options: SweepFigureOptions = {}): Figure {
   const metricName = options.metricName ?? 'metric';
+  const sparsityName = options.sparsityName ?? 'sparsity';
   const frontier = options.frontier ?? true;
   const higher = options.higherIsBetter ?? true;
   points.forEach((p, i) => {
-    if (!(p.sparsity >= 0 && p.sparsity <= 1)) throw new Error(`sparsityMetricFigure: point ${i} (${p.mode}) has sparsity ${p.sparsity}, expected a fraction in [0, 1]`);
+    if (!(p.sparsity >= 0 && p.sparsity <= 1)) throw new Error(`sparsityMetricFigure: point ${i} (${p.mode}) has ${sparsityName} ${p.sparsity}, expected a fraction in [0, 1]`);
     if (!Number.isFinite(p.metric)) throw new Error(`sparsityMetricFigure: point ${i} (${p.mode}) has metric ${p.metric}`);
   });
-  const modes = [...new Set(points.map((p) => p.mode))];
+  // Repeats of one setting (seeds) become one point: their mean, with the sd as error bars.
+  const agg = aggregateSeries(points.map((p, i) => ({ group: p.mode, key: p.key ?? `#${i}`, x: p.sparsity, y: p.metric, label: p.label })));
+  const modes = [...new Set(agg.map((p) => p.group))];
   const data: Trace[] = [];
   modes.forEach((mode, i) => {
-    const pts = points.filter((p) => p.mode === mode).sort((a, b) => a.sparsity - b.sparsity);
-    const color = paletteColor(i);
+    const pts = agg.filter((p) => p.group === mode);
+    const color = MODE_COLORS[mode] ?? paletteColor(i);
+    const spread = pts.some((p) => p.n > 1);
     data.push({
-      type: 'scatter', mode: 'markers', name: mode, legendgroup: mode, x: pts.map((p) => p.sparsity), y: pts.map((p) => p.metric),
-      text: pts.map((p) => p.label ?? ''), marker: { color, size: 8 },
-      hovertemplate: `${mode}<br>sparsity %{x:.1%}<br>${metricName} %{y:.4g}<br>%{text}<extra></extra>`,
+      type: 'scatter', mode: 'markers', name: mode, legendgroup: mode, x: pts.map((p) => p.x), y: pts.map((p) => p.y),
+      text: pts.map((p) => `${p.label}${p.n > 1 ? ` (mean of ${p.n})` : ''}`), marker: { color, size: 8 },
+      ...(spread ? {
+        error_y: { type: 'data', array: pts.map((p) => p.ySd), visible: true, color, thickness: 1.2, width: 4 },
+        error_x: { type: 'data', array: pts.map((p) => p.xSd), visible: true, color, thickness: 1.2, width: 4 },
+      } : {}),
+      hovertemplate: `${mode}<br>${sparsityName} %{x:.1%}<br>${metricName} %{y:.4g}<br>%{text}<extra></extra>`,
     });
     if (frontier && pts.length > 1) {
-      const f = paretoFrontier(pts, higher);
+      const f = paretoFrontier(pts.map((p) => ({ sparsity: p.x, metric: p.y })), higher);
+      // Between two frontier points the best metric at that sparsity or more is the next point's:
+      // drop at each point, then hold to the right ('vh').
       data.push({
         type: 'scatter', mode: 'lines', name: `${mode} frontier`, legendgroup: mode, showlegend: false,
-        x: f.map((p) => p.sparsity), y: f.map((p) => p.metric), line: { color, shape: 'hv', width: 1.5 },
+        x: f.map((p) => p.sparsity), y: f.map((p) => p.metric), line: { color, shape: 'vh', width: 1.5 },
         hovertemplate: `${mode} frontier<extra></extra>`,
       });
     }
@@ -65,8 +80,8 @@ export function sparsityMetricFigure(points: readonly SweepResultPoint[], option
   return {
     data,
     layout: {
-      title: { text: options.title ?? `Sparsity vs ${metricName}` },
-      xaxis: { title: { text: 'sparsity' }, type: 'linear', tickformat: '.0%' },
+      title: { text: options.title ?? `${sparsityName} against ${metricName}` },
+      xaxis: { title: { text: sparsityName }, type: 'linear', tickformat: percentTickFormat(agg.map((p) => p.x)) },
       yaxis: { title: { text: metricName }, type: 'linear' },
     },
   };

@@ -2,7 +2,7 @@
  * Training curves from the trainer's JSONL log (`log.jsonl` of a run directory): task loss, dev
  * metric and sparsity per epoch, in three stacked panels sharing the epoch axis.
  */
-import { paletteColor, type Figure, type Trace } from './figure';
+import { MODE_COLORS, paletteColor, type Figure, type Trace } from './figure';
 
 /** The fields of an epoch line that the curves use (the trainer's `EpochRecord` has these and more). */
 export interface EpochLogRecord {
@@ -61,7 +61,7 @@ export function trainingCurvesFigure(runs: readonly TrainingRun[], options: Trai
   const data: Trace[] = [];
   runs.forEach((run, i) => {
     const recs = [...run.records].filter((r) => r.kind === undefined || r.kind === 'epoch').sort((a, b) => a.epoch - b.epoch);
-    const color = paletteColor(i);
+    const color = MODE_COLORS[run.name] ?? paletteColor(i);
     const panel = (yaxis: string, pick: (r: EpochLogRecord) => unknown, what: string, showlegend: boolean): void => {
       const kept = recs.filter((r) => typeof pick(r) === 'number');
       if (kept.length === 0) return;
