@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Reference fixtures for the T5 parity tests (test/models/t5.parity.test.ts).
+
+Makes tiny random `T5ForConditionalGeneration` models with `transformers`, saves them in Hugging
+Face layout, and writes for one fixed batch (eval mode, so no dropout; right padding in both the
+encoder and the decoder batch) the encoder and decoder hidden states, the logits, the loss of the
+labels and the gradient of that loss with respect to every parameter:
+
+  test/fixtures/tiny-t5/      T5 v1.0 layout: ReLU MLP (`DenseReluDense.wi`/`wo`), output
+                              embedding tied to `shared` (logits rescaled by d_model**-0.5)
+  test/fixtures/tiny-t5-v11/  T5 v1.1 layout: gated-GELU MLP (`wi_0`/`wi_1`, gelu_new), untied
+                              `lm_head`
+
+Both have d_kv * num_heads != d_model, more decoder than encoder layers, and few relative-position
+buckets with a short max_distance so that the short fixture sequences reach the logarithmic buckets
+and the last bucket in both directions.
+
+Usage: pip install -r scripts/requirements.txt && python3 scripts/make_t5_fixtures.py
+"""
+import json
+import os
+import sys
+
+import torch
+import transformers
+from transformers import T5Config, T5ForConditionalGeneration
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
+PAD = 0
+EOS = 1
+
+# Encoder batch: lengths 9, 6 and 3; labels: lengths 7, 4 and 2 (right-padded).
+INPUT_IDS = [
+    [17, 33, 45, 8, 51, 12, 9, 23, EOS],
+    [40, 7, 31, 5, 44, EOS, PAD, PAD, PAD],
+    [55, 3, EOS, PAD, PAD, PAD, PAD, PAD, PAD],
+]
+LABELS = [
+    [21, 4, 38, 16, 27, 50, EOS],
+    [11, 36, 2, EOS, PAD, PAD, PAD],
+    [29, EOS, PAD, PAD, PAD, PAD, PAD],
+]
+ATTENTION_MASK = [[1 if t != PAD else 0 for t in row] for row in INPUT_IDS]
+DECODER_ATTENTION_MASK = [[1 if t != PAD else 0 for t in row] for row in LABELS]
+# Teacher forcing: the labels shifted right behind the decoder start token (T5's is the pad id).
+DECODER_INPUT_IDS = [[PAD] + row[:-1] for row in LABELS]
+
+
+def t5_config(**kw) -> T5Config:
+    base = dict(
+        vocab_size=60, d_model=16, d_kv=6, d_ff=32, num_layers=2, num_decoder_layers=3, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=12, dropout_rate=0.0,
+        layer_norm_epsilon=1e-6, pad_token_id=PAD, eos_token_id=EOS, decoder_start_token_id=PAD,
+        attn_implementation="eager",
+    )
+    base.update(kw)
+    return T5Config(**base)
+
+
+def randomise(model: torch.nn.Module, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            if "layer_norm" in name:
+                p.copy_(1.0 + 0.1 * noise)
+            elif "relative_attention_bias" in name:
+                p.copy_(noise)
+            else:
+                p.copy_(0.3 * noise)
+
+
+def run(model: T5ForConditionalGeneration) -> dict:
+    model.eval()
+    model.zero_grad()
+    labels = torch.tensor(LABELS).masked_fill(torch.tensor(DECODER_ATTENTION_MASK) == 0, -100)
+    out = model(
+        input_ids=torch.tensor(INPUT_IDS), attention_mask=torch.tensor(ATTENTION_MASK),
+        decoder_input_ids=torch.tensor(DECODER_INPUT_IDS), decoder_attention_mask=torch.tensor(DECODER_ATTENTION_MASK),
+        labels=labels, output_hidden_states=True,
+    )
+    out.loss.backward()
+    # Tied parameters appear once (named_parameters removes duplicates): `shared.weight`.
+    grads = {n: p.grad.flatten().tolist() for n, p in model.named_parameters() if p.grad is not None}
+    return {
+        "encoder_hidden_states": [h.detach().tolist() for h in out.encoder_hidden_states],
+        "decoder_hidden_states": [h.detach().tolist() for h in out.decoder_hidden_states],
+        "logits": out.logits.detach().tolist(),
+        "loss": out.loss.item(),
+        "grads": grads,
+    }
+
+
+def save(model: T5ForConditionalGeneration, name: str) -> None:
+    out_dir = os.path.join(ROOT, name)
+    os.makedirs(out_dir, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    ref = {
+        "transformers_version": transformers.__version__,
+        "torch_version": torch.__version__,
+        "input_ids": INPUT_IDS,
+        "attention_mask": ATTENTION_MASK,
+        "decoder_input_ids": DECODER_INPUT_IDS,
+        "decoder_attention_mask": DECODER_ATTENTION_MASK,
+        "labels": LABELS,
+        **run(model),
+    }
+    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+        json.dump(ref, f)
+    print(f"wrote {out_dir}", file=sys.stderr)
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    v10 = T5ForConditionalGeneration(t5_config(feed_forward_proj="relu", tie_word_embeddings=True))
+    randomise(v10, seed=1234)
+    save(v10, "tiny-t5")
+
+    v11 = T5ForConditionalGeneration(t5_config(feed_forward_proj="gated-gelu", tie_word_embeddings=False))
+    randomise(v11, seed=4321)
+    save(v11, "tiny-t5-v11")
+
+
+if __name__ == "__main__":
+    main()
