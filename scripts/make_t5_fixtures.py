@@ -15,6 +15,14 @@ Both have d_kv * num_heads != d_model, more decoder than encoder layers, and few
 buckets with a short max_distance so that the short fixture sequences reach the logarithmic buckets
 and the last bucket in both directions.
 
+tiny-t5's reference.json also holds two pruned references on the same batch:
+  pruned_logits   after transformers' own `T5Attention.prune_heads` on the encoder self-attention
+                  (`T5Model.prune_heads` does that; T5 prunes nothing else; each layer then reads its surviving heads' columns of the
+                  shared position bias)
+  masked_logits   with the decoder heads MASKED_DECODER_HEADS switched off (their value rows zeroed)
+                  in decoder self-attention ("self") and cross-attention ("cross"), which
+                  transformers cannot prune
+
 Usage: pip install -r scripts/requirements.txt && python3 scripts/make_t5_fixtures.py
 """
 import json
@@ -44,6 +52,8 @@ ATTENTION_MASK = [[1 if t != PAD else 0 for t in row] for row in INPUT_IDS]
 DECODER_ATTENTION_MASK = [[1 if t != PAD else 0 for t in row] for row in LABELS]
 # Teacher forcing: the labels shifted right behind the decoder start token (T5's is the pad id).
 DECODER_INPUT_IDS = [[PAD] + row[:-1] for row in LABELS]
+PRUNED_HEADS = {0: [0, 2], 1: [1]}
+MASKED_DECODER_HEADS = {"self": {0: [3], 2: [0, 1]}, "cross": {1: [2], 2: [1, 3]}}
 
 
 def t5_config(**kw) -> T5Config:
@@ -91,7 +101,7 @@ def run(model: T5ForConditionalGeneration) -> dict:
     }
 
 
-def save(model: T5ForConditionalGeneration, name: str) -> None:
+def save(model: T5ForConditionalGeneration, name: str, extra: dict | None = None) -> None:
     out_dir = os.path.join(ROOT, name)
     os.makedirs(out_dir, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
@@ -104,17 +114,54 @@ def save(model: T5ForConditionalGeneration, name: str) -> None:
         "decoder_attention_mask": DECODER_ATTENTION_MASK,
         "labels": LABELS,
         **run(model),
+        **(extra or {}),
     }
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump(ref, f)
     print(f"wrote {out_dir}", file=sys.stderr)
 
 
+def logits_of(model: T5ForConditionalGeneration) -> list:
+    with torch.no_grad():
+        return model(
+            input_ids=torch.tensor(INPUT_IDS), attention_mask=torch.tensor(ATTENTION_MASK),
+            decoder_input_ids=torch.tensor(DECODER_INPUT_IDS), decoder_attention_mask=torch.tensor(DECODER_ATTENTION_MASK),
+        ).logits.tolist()
+
+
+def masked_decoder_logits(model: T5ForConditionalGeneration) -> list:
+    """Logits with MASKED_DECODER_HEADS switched off: their value rows zeroed (the model is restored after)."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    dh = model.config.d_kv
+    with torch.no_grad():
+        for kind, layers in MASKED_DECODER_HEADS.items():
+            for layer, heads in layers.items():
+                block = model.decoder.block[layer].layer[0 if kind == "self" else 1]
+                v = (block.SelfAttention if kind == "self" else block.EncDecAttention).v
+                for h in heads:
+                    v.weight[h * dh:(h + 1) * dh] = 0
+    out = logits_of(model)
+    model.load_state_dict(state)
+    return out
+
+
 def main() -> None:
     torch.manual_seed(0)
     v10 = T5ForConditionalGeneration(t5_config(feed_forward_proj="relu", tie_word_embeddings=True))
     randomise(v10, seed=1234)
-    save(v10, "tiny-t5")
+    masked = masked_decoder_logits(v10)
+    pruned = T5ForConditionalGeneration(v10.config)
+    pruned.load_state_dict(v10.state_dict())
+    pruned.eval()
+    # T5Model._prune_heads, which T5ForConditionalGeneration lacks in transformers 4.57.
+    for layer, heads in PRUNED_HEADS.items():
+        pruned.encoder.block[layer].layer[0].SelfAttention.prune_heads(heads)
+    save(v10, "tiny-t5", {
+        "pruned_heads": {str(k): v for k, v in PRUNED_HEADS.items()},
+        "pruned_logits": logits_of(pruned),
+        "masked_decoder_heads": {kind: {str(k): v for k, v in layers.items()} for kind, layers in MASKED_DECODER_HEADS.items()},
+        "masked_logits": masked,
+    })
 
     v11 = T5ForConditionalGeneration(t5_config(feed_forward_proj="gated-gelu", tie_word_embeddings=False))
     randomise(v11, seed=4321)

@@ -291,11 +291,18 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     return lean.add(h, this.dropout(y, cfg.dropout_rate, training));
   }
 
+  /**
+   * `block` over the RMS-normalised stream, added back. `bias` is the stack's position bias over
+   * the original heads: a block with removed heads reads the columns of its surviving ones
+   * (`headIds`), as transformers' `position_bias_masked` does. The table itself keeps every head
+   * because the layers of a stack share it and may keep different heads.
+   */
   private attend(block: AttentionBlock, norm: tf.Variable, h: tf.Tensor, mask: tf.Tensor, bias: tf.Tensor | null, training: boolean, context?: tf.Tensor): tf.Tensor {
     const cfg = this.config;
     const rate = cfg.dropout_rate;
     const x = rmsNorm(h, norm, cfg.layer_norm_epsilon);
-    const a = attention(block, { x, context, additiveMask: mask, scale: 1, ...(bias ? { positionBias: bias } : {}) },
+    const positionBias = bias && block.numHeads < block.originalNumHeads ? tf.gather(bias, block.headIds, 1) : bias;
+    const a = attention(block, { x, context, additiveMask: mask, scale: 1, ...(positionBias ? { positionBias } : {}) },
       training && rate > 0 ? { rate, seed: this.drawDropoutSeed() } : undefined);
     return lean.add(h, this.dropout(a, rate, training));
   }

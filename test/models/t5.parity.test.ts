@@ -14,6 +14,8 @@ import { loadCheckpoint } from '../../src/checkpoint';
 import { loadNativeBlas } from '../../src/backend/kernels';
 import { relativePositionBucket, type T5Model } from '../../src/models/t5';
 import { tokenNll } from '../../src/models/losses';
+import { removeHeads } from '../../src/neuroprune';
+import type { AttentionBlock } from '../../src/models/blocks';
 
 const nativeBuilt = loadNativeBlas().ok;
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -29,6 +31,10 @@ interface Reference {
   logits: number[][][];
   loss: number;
   grads: Record<string, number[]>;
+  pruned_heads?: Record<string, number[]>;
+  pruned_logits?: number[][][];
+  masked_decoder_heads?: Record<'self' | 'cross', Record<string, number[]>>;
+  masked_logits?: number[][][];
 }
 
 const measured: string[] = [];
@@ -49,6 +55,12 @@ function load(fixture: string) {
 }
 
 /** Hugging Face's loss: mean cross-entropy over the label positions that are not padding (-100). */
+/** Removes the given original heads from a block outright (no merge): the masked reference's reading. */
+function dropHeads(block: AttentionBlock, heads: number[]): void {
+  const survivor = block.headIds.findIndex((h) => !heads.includes(h));
+  removeHeads(block, block.headIds.map((h, i) => (heads.includes(h) ? survivor : i)), { merge: false });
+}
+
 function labelLoss(logits: tf.Tensor3D, labels: number[][], mask: number[][]): tf.Scalar {
   return tf.tidy(() => {
     const [b, t, v] = logits.shape;
@@ -132,5 +144,40 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
         expect(tf.memory().numTensors).toBe(before);
       });
     }
+
+    it('tiny-t5 with encoder heads removed equals transformers after prune_heads (position bias read per surviving head)', async () => {
+      await initBackend({ force: backend });
+      const before = tf.memory().numTensors;
+      const { model, ref, inputs, release } = load('tiny-t5');
+      const encoder = model.attentionBlocks().filter((b) => b.stack === 'encoder');
+      for (const [layer, heads] of Object.entries(ref.pruned_heads!)) dropHeads(encoder[Number(layer)], heads);
+      expect(encoder.map((b) => b.headIds)).toEqual([[1, 3], [0, 2, 3]]);
+      const { logits } = model.forward(inputs);
+      const diff = maxAbsDiff(logits, ref.pruned_logits);
+      measured.push(`parity tiny-t5 encoder heads pruned on ${backend}: max|diff| logits ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThanOrEqual(1e-4);
+      logits.dispose();
+      release();
+      model.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it('tiny-t5 with decoder self- and cross-attention heads removed equals transformers with those heads masked', async () => {
+      await initBackend({ force: backend });
+      const { model, ref, inputs, release } = load('tiny-t5');
+      for (const kind of ['self', 'cross'] as const) {
+        const blocks = model.attentionBlocks().filter((b) => b.stack === 'decoder' && b.kind === kind);
+        for (const [layer, heads] of Object.entries(ref.masked_decoder_heads![kind])) dropHeads(blocks[Number(layer)], heads);
+      }
+      const heads = model.attentionBlocks().filter((b) => b.stack === 'decoder').map((b) => `${b.kind}${b.layer}:${b.headIds.join('')}`);
+      expect(heads).toEqual(['self0:012', 'cross0:0123', 'self1:0123', 'cross1:013', 'self2:23', 'cross2:02']);
+      const { logits } = model.forward(inputs);
+      const diff = maxAbsDiff(logits, ref.masked_logits);
+      measured.push(`parity tiny-t5 decoder heads removed on ${backend}: max|diff| logits ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThanOrEqual(1e-4);
+      logits.dispose();
+      release();
+      model.dispose();
+    });
   });
 }
