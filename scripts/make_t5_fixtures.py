@@ -23,6 +23,10 @@ tiny-t5's reference.json also holds two pruned references on the same batch:
                   in decoder self-attention ("self") and cross-attention ("cross"), which
                   transformers cannot prune
 
+tiny-t5-v11's reference.json also holds `dead_logits`: the logits with the weights DEAD zeroed
+(gate rows `wi_0`, input rows `wi_1` and output columns `wo` of MLP neurons, and input columns of
+Q, K and V of one cross-attention), so that compaction can be checked against transformers.
+
 Usage: pip install -r scripts/requirements.txt && python3 scripts/make_t5_fixtures.py
 """
 import json
@@ -53,6 +57,16 @@ DECODER_ATTENTION_MASK = [[1 if t != PAD else 0 for t in row] for row in LABELS]
 # Teacher forcing: the labels shifted right behind the decoder start token (T5's is the pad id).
 DECODER_INPUT_IDS = [[PAD] + row[:-1] for row in LABELS]
 PRUNED_HEADS = {0: [0, 2], 1: [1]}
+# (stack, layer, sublayer index in block.layer, what): neurons or input dimensions zeroed.
+DEAD = [
+    ("encoder", 0, 1, "wi_0", [0, 5, 6, 31]),
+    ("encoder", 1, 1, "wi_1", [2, 3, 17]),
+    ("decoder", 0, 2, "wo", [1, 4, 30]),
+    ("decoder", 2, 2, "wi_0", [7]),
+    ("decoder", 2, 2, "wi_1", [8, 9]),
+    ("decoder", 2, 2, "wo", [10]),
+    ("decoder", 1, 1, "qkv", [3, 7, 15]),
+]
 MASKED_DECODER_HEADS = {"self": {0: [3], 2: [0, 1]}, "cross": {1: [2], 2: [1, 3]}}
 
 
@@ -145,6 +159,24 @@ def masked_decoder_logits(model: T5ForConditionalGeneration) -> list:
     return out
 
 
+def dead_logits(model: T5ForConditionalGeneration) -> list:
+    """Logits with the DEAD weights zeroed (the model is restored after)."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for stack, layer, sub, what, idx in DEAD:
+            mod = getattr(model, stack).block[layer].layer[sub]
+            if what == "qkv":
+                for lin in (mod.EncDecAttention.q, mod.EncDecAttention.k, mod.EncDecAttention.v):
+                    lin.weight[:, idx] = 0
+            elif what == "wo":
+                mod.DenseReluDense.wo.weight[:, idx] = 0
+            else:
+                getattr(mod.DenseReluDense, what).weight[idx, :] = 0
+    out = logits_of(model)
+    model.load_state_dict(state)
+    return out
+
+
 def main() -> None:
     torch.manual_seed(0)
     v10 = T5ForConditionalGeneration(t5_config(feed_forward_proj="relu", tie_word_embeddings=True))
@@ -165,7 +197,10 @@ def main() -> None:
 
     v11 = T5ForConditionalGeneration(t5_config(feed_forward_proj="gated-gelu", tie_word_embeddings=False))
     randomise(v11, seed=4321)
-    save(v11, "tiny-t5-v11")
+    save(v11, "tiny-t5-v11", {
+        "dead": [{"stack": s, "layer": l, "what": w, "index": i} for s, l, _, w, i in DEAD],
+        "dead_logits": dead_logits(v11),
+    })
 
 
 if __name__ == "__main__":

@@ -73,7 +73,12 @@ export interface AttentionBlock {
 export type { Activation } from '../util/activations';
 import type { Activation } from '../util/activations';
 
-/** One position-wise MLP: `output(act(input(x)))`. `input.weight` is `[de, d]`, `output.weight` `[d, de]`. */
+/**
+ * One position-wise MLP: `output(act(input(x)))`, or with a gate `output(act(gate(x)) * input(x))`
+ * (gated linear units: T5 v1.1's `wi_0` is the gate, `wi_1` the input). `input.weight` and
+ * `gate.weight` are `[de, d]`, `output.weight` `[d, de]`. Hidden neuron `i` owns row `i` of the
+ * input and the gate and column `i` of the output.
+ */
 export interface MlpBlock {
   readonly name: string;
   readonly stack: BlockIdentity['stack'];
@@ -82,6 +87,8 @@ export interface MlpBlock {
   readonly activation: Activation;
   input: Linear;
   output: Linear;
+  /** The gate of a gated MLP, whose activation multiplies the input's (linear) output; absent otherwise. */
+  gate?: Linear;
   /**
    * Width `de` of the MLP before any compaction. Optional: when absent the current width
    * (`input.weight.shape[0]`) is the original one. A model built from a config sets it from the

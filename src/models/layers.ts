@@ -97,8 +97,12 @@ export function runLayer(input: tf.Tensor, keepInput: boolean, layer: (x: tf.Ten
   return out;
 }
 
-/** `output(act(input(x)))`; the activation is recomputed in the backward pass, not kept (`lean.ts`). */
+/**
+ * `output(act(input(x)))`; the activation is recomputed in the backward pass, not kept (`lean.ts`).
+ * A gated block computes `output(act(gate(x)) * input(x))`.
+ */
 export function mlp(block: MlpBlock, x: tf.Tensor): tf.Tensor {
+  if (block.gate) return linear(tf.mul(activate(linear(x, block.gate), block.activation), linear(x, block.input)), block.output);
   const pre = linear(x, block.input);
   const lead = pre.shape.slice(0, -1);
   const width = pre.shape[pre.shape.length - 1];

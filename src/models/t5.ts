@@ -79,7 +79,7 @@ function checkDense(config: T5Config): void {
 /**
  * T5's parameter table in Hugging Face's names (module order). Attention roles index the blocks
  * as `attentionBlocks()` lists them (encoder self, then decoder self and cross per layer); MLP
- * roles as `mlpBlocks()` (encoder, then decoder). The gate of a gated MLP (`wi_0`) has no role yet.
+ * roles as `mlpBlocks()` (encoder, then decoder). A gated MLP's `wi_0` is the block's gate, `wi_1` its input.
  */
 export function t5ParameterTable(config: T5Config): ParamSpec[] {
   checkDense(config);
@@ -102,7 +102,7 @@ export function t5ParameterTable(config: T5Config): ParamSpec[] {
   const ff = (p: string, index: number) => {
     const role = mlpRole(index);
     if (gated) {
-      t.add(`${p}.DenseReluDense.wi_0.weight`, [config.d_ff, d], normal(d ** -0.5));
+      t.add(`${p}.DenseReluDense.wi_0.weight`, [config.d_ff, d], normal(d ** -0.5), role('gate', 'weight'));
       t.add(`${p}.DenseReluDense.wi_1.weight`, [config.d_ff, d], normal(d ** -0.5), role('input', 'weight'));
     } else {
       t.add(`${p}.DenseReluDense.wi.weight`, [config.d_ff, d], normal(d ** -0.5), role('input', 'weight'));
@@ -165,8 +165,8 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
   return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), weight));
 }
 
-/** A T5 MLP: the block (`wi` or `wi_1` as input, `wo` as output) and, when gated, `wi_0`. */
-interface T5Mlp { block: MlpBlock; gate: Linear | null; norm: tf.Variable }
+/** A T5 MLP: the block (`wi` or `wi_1` as input, `wo` as output, `wi_0` as gate) and its LayerNorm gain. */
+interface T5Mlp { block: MlpBlock; norm: tf.Variable }
 
 interface T5EncoderLayer { selfNorm: tf.Variable; self: AttentionBlock; ff: T5Mlp }
 interface T5DecoderLayer extends T5EncoderLayer { crossNorm: tf.Variable; cross: AttentionBlock }
@@ -222,8 +222,8 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     const ff = (stack: 'encoder' | 'decoder', l: number, p: string): T5Mlp => ({
       block: mlpBlock(`${p}.DenseReluDense`, stack, l, activation, config.d_ff, {
         input: lin(`${p}.DenseReluDense.${gated ? 'wi_1' : 'wi'}`), output: lin(`${p}.DenseReluDense.wo`),
+        ...(gated ? { gate: lin(`${p}.DenseReluDense.wi_0`) } : {}),
       }),
-      gate: gated ? lin(`${p}.DenseReluDense.wi_0`) : null,
       norm: v(`${p}.layer_norm.weight`),
     });
     const attn = (stack: 'encoder' | 'decoder', kind: 'self' | 'cross', l: number, p: string): AttentionBlock => ({
@@ -280,13 +280,15 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     const cfg = this.config;
     const x = rmsNorm(h, ff.norm, cfg.layer_norm_epsilon);
     const rate = training ? cfg.dropout_rate : 0;
+    const block = ff.block;
     let y: tf.Tensor;
-    if (!ff.gate && rate <= 0) {
-      y = mlp(ff.block, x);
+    if (rate <= 0) {
+      y = mlp(block, x);
     } else {
-      let a = activate(linear(x, ff.gate ?? ff.block.input), ff.block.activation);
-      if (ff.gate) a = tf.mul(a, linear(x, ff.block.input));
-      y = linear(this.dropout(a, cfg.dropout_rate, training), ff.block.output);
+      // Hugging Face drops the hidden activations too (before `wo`).
+      let a = activate(linear(x, block.gate ?? block.input), block.activation);
+      if (block.gate) a = tf.mul(a, linear(x, block.input));
+      y = linear(this.dropout(a, rate, training), block.output);
     }
     return lean.add(h, this.dropout(y, cfg.dropout_rate, training));
   }

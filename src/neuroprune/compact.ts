@@ -5,6 +5,10 @@
  * - MLP neuron `i` is dead when its incoming row `Win[i, :]` or its outgoing column `Wout[:, i]`
  *   is exactly zero. With only the incoming row zero, the neuron still emits the constant
  *   `act(b_in[i])`, so `act(b_in[i]) * Wout[:, i]` is folded into the output bias first.
+ *   In a gated MLP (`act(gate(x)) * input(x)`) the neuron is also dead when its gate row is zero
+ *   (and its gate bias zero or absent: every supported activation has act(0) = 0); a zero input
+ *   row kills it only without an input bias (else it emits `act(gate(x)) * b_in[i]`, not a
+ *   constant), so nothing is folded.
  * - Attention input dimension `j` is dead when column `j` of `Wq`, `Wk` and `Wv` is exactly zero:
  *   the block then reads only the kept dimensions (`inputIndex`, composed with any earlier one).
  *
@@ -18,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, Linear, MlpBlock, PrunableModel, StructuralChange } from '../models/blocks';
+import { mlpLinears } from './mlpLinears';
 import { activate } from '../util/activations';
 import { replaceVariable } from '../util/variables';
 import { checkEps, DEFAULT_EPS } from './checks';
@@ -52,7 +57,7 @@ export interface MlpCompaction {
   layer: number;
   before: number;
   after: number;
-  /** Neurons removed because their incoming row was zero (their constant output folded into the bias). */
+  /** Neurons removed because their incoming row was zero (their constant output folded into the bias; gated: removed, nothing to fold). */
   folded: number;
   /** Positions (before compaction) of the neurons kept, ascending: the gather that other per-neuron state must follow. */
   kept: number[];
@@ -68,6 +73,17 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   if (wout.shape[1] !== de) throw new Error(`compactMlp ${block.name}: input.weight is [${win.shape}] but output.weight is [${wout.shape}]`);
   const rowLive = flags(tf.tidy(() => tf.any(tf.notEqual(win, 0), 1)));
   const colLive = flags(tf.tidy(() => tf.any(tf.notEqual(wout, 0), 0)));
+  const gate = block.gate;
+  if (gate) {
+    if (gate.weight.shape[0] !== de) throw new Error(`compactMlp ${block.name}: input.weight is [${win.shape}] but gate.weight is [${gate.weight.shape}]`);
+    const liveRow = (l: Linear) => flags(tf.tidy(() => {
+      const w = tf.any(tf.notEqual(l.weight, 0), 1);
+      return l.bias ? tf.logicalOr(w, tf.notEqual(l.bias, 0)) : w;
+    }));
+    const inputLive = liveRow(block.input);
+    const gateLive = liveRow(gate);
+    rowLive.forEach((_, i) => { rowLive[i] = inputLive[i] && gateLive[i]; });
+  }
   let keep = rowLive.flatMap((r, i) => (r && colLive[i] ? [i] : []));
   const foldIdx = rowLive.flatMap((r, i) => (!r && colLive[i] ? [i] : []));
   const before = de;
@@ -78,7 +94,7 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   // Fold the constant outputs of neurons that read nothing: act(b_in[i]) * Wout[:, i].
   const bin = block.input.bias;
   let folded = 0;
-  if (foldIdx.length > 0 && bin) {
+  if (foldIdx.length > 0 && bin && !gate) {
     const add = tf.tidy(() => {
       const c = activate(tf.gather(bin, foldIdx), block.activation); // [m]
       return tf.sum(tf.mul(tf.gather(wout, foldIdx, 1), c), 1); // [d]
@@ -88,7 +104,7 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
     add.dispose();
     folded = foldIdx.length;
   } else if (foldIdx.length > 0) {
-    // No input bias: the neuron outputs act(0) = 0 for gelu and relu; nothing to fold.
+    // No input bias, or gated (a dead row outputs 0 through the product): nothing to fold.
     folded = foldIdx.length;
   }
 
@@ -100,6 +116,10 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   }
   const changes = [gatherParam(block.input, 'weight', 0, keep)];
   if (bin) changes.push(gatherParam(block.input, 'bias', 0, keep));
+  if (gate) {
+    changes.push(gatherParam(gate, 'weight', 0, keep));
+    if (gate.bias) changes.push(gatherParam(gate, 'bias', 0, keep));
+  }
   changes.push(gatherParam(block.output, 'weight', 1, keep, zeroKeptColumn ? tf.zeros([wout.shape[0], 1]) : undefined));
   return { ...id, before, after: keep.length, folded, kept: keep, changes };
 }
@@ -162,14 +182,14 @@ export function compactionConfig(model: PrunableModel): { intermediate_sizes: nu
   };
 }
 
-/** Sets every prunable weight (Q, K, V, O, MLP in/out) with `|w| < eps` to exactly zero; returns how many were set. */
+/** Sets every prunable weight (Q, K, V, O, MLP gate/in/out) with `|w| < eps` to exactly zero; returns how many were set. */
 export function zeroBelow(model: PrunableModel, options: { eps?: number } = {}): number {
   const eps = options.eps ?? DEFAULT_EPS;
   checkEps(eps, 'zeroBelow');
   let n = 0;
   const layers: Linear[] = [
     ...model.attentionBlocks().flatMap((b) => [b.query, b.key, b.value, b.output]),
-    ...model.mlpBlocks().flatMap((b) => [b.input, b.output]),
+    ...model.mlpBlocks().flatMap(mlpLinears),
   ];
   for (const l of layers) {
     const [next, count] = tf.tidy(() => {

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, MlpBlock } from '../models/blocks';
+import { mlpLinears } from './mlpLinears';
 import { checkEps, DEFAULT_EPS } from './checks';
 import { attentionGroupFused, preferentialRowL1Fused, useFusedRegularizers } from './fusedRegularizers';
 
@@ -92,7 +93,9 @@ function preferentialTerm(w: tf.Tensor, eps: number): tf.Tensor {
 /**
  * Eq. 1, R_mlp, summed over the blocks: for `Win [de, d]` and `Wout [d, de]`, each output neuron
  * (row) is weighted by the fraction of its incoming weights below `eps`, counted from the current
- * weights and held constant. Biases are not regularized. "Below" is `|w| < fround(eps)` in float32
+ * weights and held constant. A gated MLP's gate `[de, d]` is a third map with its own term, read
+ * like `Win` (each hidden neuron weighted by the fraction of its small gate weights). Biases are
+ * not regularized. "Below" is `|w| < fround(eps)` in float32
  * on every implementation (ops, fused JavaScript, native), so they agree at the boundary.
  */
 export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegularizerOptions = {}): tf.Scalar {
@@ -102,8 +105,7 @@ export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegul
   return tf.tidy(() => {
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
-      total = tf.add(total, term(b.input.weight, eps));
-      total = tf.add(total, term(b.output.weight, eps));
+      for (const l of mlpLinears(b)) total = tf.add(total, term(l.weight, eps));
     }
     return total as tf.Scalar;
   });
@@ -143,7 +145,7 @@ export function plainL1(attn: readonly AttentionBlock[], mlp: readonly MlpBlock[
   return tf.tidy(() => {
     const terms: tf.Tensor[] = [tf.scalar(0)];
     for (const b of attn) for (const l of [b.query, b.key, b.value, b.output]) terms.push(tf.sum(absZeroSubgradient(l.weight)));
-    for (const b of mlp) for (const l of [b.input, b.output]) terms.push(tf.sum(absZeroSubgradient(l.weight)));
+    for (const b of mlp) for (const l of mlpLinears(b)) terms.push(tf.sum(absZeroSubgradient(l.weight)));
     return tf.addN(terms) as tf.Scalar;
   });
 }
