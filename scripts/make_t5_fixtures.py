@@ -25,7 +25,8 @@ tiny-t5's reference.json also holds two pruned references on the same batch:
 
 tiny-t5-v11's reference.json also holds `dead_logits`: the logits with the weights DEAD zeroed
 (gate rows `wi_0`, input rows `wi_1` and output columns `wo` of MLP neurons, and input columns of
-Q, K and V of one cross-attention), so that compaction can be checked against transformers.
+cross-attentions: of Q, K and V together, of Q alone (decoder dimensions) and of K and V alone
+(encoder dimensions)), so that compaction can be checked against transformers.
 
 Usage: pip install -r scripts/requirements.txt && python3 scripts/make_t5_fixtures.py
 """
@@ -66,6 +67,8 @@ DEAD = [
     ("decoder", 2, 2, "wi_1", [8, 9]),
     ("decoder", 2, 2, "wo", [10]),
     ("decoder", 1, 1, "qkv", [3, 7, 15]),
+    ("decoder", 0, 1, "q", [0, 9]),
+    ("decoder", 2, 1, "kv", [4, 5, 12]),
 ]
 MASKED_DECODER_HEADS = {"self": {0: [3], 2: [0, 1]}, "cross": {1: [2], 2: [1, 3]}}
 
@@ -165,8 +168,9 @@ def dead_logits(model: T5ForConditionalGeneration) -> list:
     with torch.no_grad():
         for stack, layer, sub, what, idx in DEAD:
             mod = getattr(model, stack).block[layer].layer[sub]
-            if what == "qkv":
-                for lin in (mod.EncDecAttention.q, mod.EncDecAttention.k, mod.EncDecAttention.v):
+            if what in ("qkv", "q", "kv"):
+                att = mod.EncDecAttention
+                for lin in {"qkv": (att.q, att.k, att.v), "q": (att.q,), "kv": (att.k, att.v)}[what]:
                     lin.weight[:, idx] = 0
             elif what == "wo":
                 mod.DenseReluDense.wo.weight[:, idx] = 0

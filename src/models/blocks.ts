@@ -68,6 +68,13 @@ export interface AttentionBlock {
    * dimensions whose Q/K/V columns were all zero; null when all `d` are read.
    */
   inputIndex: number[] | null;
+  /**
+   * Cross-attention only: the context (encoder) dimensions that key/value still read, null when
+   * all are read; `inputIndex` is then the decoder dimensions that query reads. Q and K/V read
+   * different streams, so compaction removes their input dimensions separately. Absent or null
+   * for self-attention, where `inputIndex` serves Q, K and V alike.
+   */
+  contextInputIndex?: number[] | null;
 }
 
 export type { Activation } from '../util/activations';

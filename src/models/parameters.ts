@@ -222,7 +222,8 @@ export function exportParameter(
     const full = block.originalNumHeads * block.headSize;
     if (r.linear === 'output') return { name: spec.name, shape: [d, full], data: scatter2d(data, range(d), rows, d, full) };
     if (r.part === 'bias') return { name: spec.name, shape: [full], data: scatter2d(data, rows, [0], full, 1) };
-    return { name: spec.name, shape: [full, d], data: scatter2d(data, rows, block.inputIndex ?? range(d), full, d) };
+    const cols = block.kind === 'cross' && r.linear !== 'query' ? block.contextInputIndex : block.inputIndex;
+    return { name: spec.name, shape: [full, d], data: scatter2d(data, rows, cols ?? range(d), full, d) };
   }
   if (!dense) return { name: spec.name, shape, data };
   const block = mlp[r.index];

@@ -11,6 +11,9 @@
  *   constant), so nothing is folded.
  * - Attention input dimension `j` is dead when column `j` of `Wq`, `Wk` and `Wv` is exactly zero:
  *   the block then reads only the kept dimensions (`inputIndex`, composed with any earlier one).
+ *   In a cross-attention Q reads the decoder stream and K/V the encoder stream: a decoder
+ *   dimension is dead when its Q column is zero (`inputIndex`), an encoder dimension when its K
+ *   and V columns are (`contextInputIndex`).
  *
  * Only exact zeros are removed, so outputs are unchanged up to float reassociation in the bias
  * fold. To remove near-zero weights, zero them first (`zeroBelow`, or the sparsity projection).
@@ -135,10 +138,42 @@ export interface AttentionInputCompaction {
   kept: number[];
   /** The Q/K/V weights replaced by gathers of `kept` along their columns. */
   changes: StructuralChange[];
+  /** Cross-attention: the same for the context dimensions K/V read (`before`/`after`/`kept` above are then Q's). */
+  context?: { before: number; after: number; kept: number[] };
+}
+
+/** Columns of the given maps that are not all zero in every one of them (at least one kept: no zero-width matmul). */
+function liveColumns(ls: Linear[]): number[] {
+  const live = flags(tf.tidy(() => ls.map((l) => tf.any(tf.notEqual(l.weight, 0), 0)).reduce((a, b) => tf.logicalOr(a, b))));
+  const keep = live.flatMap((v, j) => (v ? [j] : []));
+  return keep.length === 0 ? [0] : keep;
+}
+
+/** A cross-attention's compaction: Q's input (decoder) and K/V's input (encoder) dimensions separately. */
+function compactCrossInputs(block: AttentionBlock): AttentionInputCompaction {
+  const id = { name: block.name, stack: block.stack, kind: block.kind, layer: block.layer };
+  const dq = block.query.weight.shape[1] as number;
+  const dc = block.key.weight.shape[1] as number;
+  if (block.value.weight.shape[1] !== dc) throw new Error(`compactAttentionInputs ${block.name}: key.weight is [${block.key.weight.shape}] but value.weight is [${block.value.weight.shape}]`);
+  const keepQ = liveColumns([block.query]);
+  const keepC = liveColumns([block.key, block.value]);
+  const changes: StructuralChange[] = [];
+  if (keepQ.length < dq) {
+    changes.push(gatherParam(block.query, 'weight', 1, keepQ));
+    const prev = block.inputIndex;
+    block.inputIndex = prev ? keepQ.map((j) => prev[j] as number) : keepQ;
+  }
+  if (keepC.length < dc) {
+    changes.push(...[block.key, block.value].map((l) => gatherParam(l, 'weight', 1, keepC)));
+    const prev = block.contextInputIndex;
+    block.contextInputIndex = prev ? keepC.map((j) => prev[j] as number) : keepC;
+  }
+  return { ...id, before: dq, after: keepQ.length, kept: keepQ, changes, context: { before: dc, after: keepC.length, kept: keepC } };
 }
 
 /** Removes model-input dimensions that none of Q/K/V reads (see the module comment). */
 export function compactAttentionInputs(block: AttentionBlock): AttentionInputCompaction {
+  if (block.kind === 'cross') return compactCrossInputs(block);
   const q = block.query.weight;
   const dIn = q.shape[1] as number;
   for (const l of [block.key, block.value]) {

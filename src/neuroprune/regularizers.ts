@@ -7,7 +7,7 @@
  * Orientation is `weight[out, in]`, as Hugging Face stores weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AttentionBlock, MlpBlock } from '../models/blocks';
+import type { AttentionBlock, Linear, MlpBlock } from '../models/blocks';
 import { mlpLinears } from './mlpLinears';
 import { checkEps, DEFAULT_EPS } from './checks';
 import { attentionGroupFused, preferentialRowL1Fused, useFusedRegularizers } from './fusedRegularizers';
@@ -115,6 +115,13 @@ export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegul
  * Eq. 2, R_attn, summed over the blocks: `sum_j sqrt(sum_i |Wq[i,j]| + |Wk[i,j]| + |Wv[i,j]| + delta)`.
  * The group of input dimension `j` is column `j` of Q, K and V together. After compaction the
  * removed input dimensions are simply absent (their groups were zero).
+ *
+ * Cross-attention (`kind: 'cross'`): Q reads the decoder stream and K/V the encoder stream, so
+ * column `j` of Q and column `j` of K/V belong to different input dimensions. The reading taken:
+ * two families of groups, `sum_j sqrt(sum_i |Wq[i,j]| + delta)` over the decoder dimensions and
+ * `sum_j sqrt(sum_i |Wk[i,j]| + |Wv[i,j]| + delta)` over the encoder dimensions, each switching
+ * off one input dimension of one stream as a whole (compaction removes them separately,
+ * `inputIndex` and `contextInputIndex`). Cross blocks use the op form, not the fused pass.
  */
 export function attentionGroupL12(blocks: readonly AttentionBlock[], options: AttentionRegularizerOptions = {}): tf.Scalar {
   const delta = options.delta ?? DEFAULT_DELTA;
@@ -125,6 +132,11 @@ export function attentionGroupL12(blocks: readonly AttentionBlock[], options: At
   return tf.tidy(() => {
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
+      if (b.kind === 'cross') {
+        const group = (ls: Linear[]) => tf.sum(tf.sqrt(tf.add(tf.addN(ls.map((l) => tf.sum(absZeroSubgradient(l.weight), 0))), delta)));
+        total = tf.add(total, tf.add(group([b.query]), group([b.key, b.value])));
+        continue;
+      }
       if (useFused) {
         total = tf.add(total, attentionGroupFused(b.query.weight, b.key.weight, b.value.weight, delta));
         continue;

@@ -13,14 +13,15 @@ import { loadCheckpoint } from '../../src/checkpoint';
 import { loadNativeBlas } from '../../src/backend/kernels';
 import type { T5Model } from '../../src/models/t5';
 import type { Linear, MlpBlock } from '../../src/models/blocks';
-import { compactMlp, compactModel, mlpPreferentialL1Value, plainL1Value, sparsityReport } from '../../src/neuroprune';
+import { attentionGroupL12Value, compactMlp, compactModel, mlpPreferentialL1Value, plainL1Value, sparsityReport } from '../../src/neuroprune';
 import { mlpDegrees, neuronGraph } from '../../src/graph/neuronGraph';
 import { mlp } from '../../src/models/layers';
+import { exportParameters } from '../../src/models/parameters';
 
 const nativeBuilt = loadNativeBlas().ok;
 const DIR = path.join(__dirname, '..', 'fixtures', 'tiny-t5-v11');
 
-interface Dead { stack: 'encoder' | 'decoder'; layer: number; what: 'wi_0' | 'wi_1' | 'wo' | 'qkv'; index: number[] }
+interface Dead { stack: 'encoder' | 'decoder'; layer: number; what: 'wi_0' | 'wi_1' | 'wo' | 'qkv' | 'q' | 'kv'; index: number[] }
 interface Reference {
   input_ids: number[][]; attention_mask: number[][]; decoder_input_ids: number[][]; decoder_attention_mask: number[][];
   dead: Dead[]; dead_logits: number[][][];
@@ -55,9 +56,10 @@ function zero(l: Linear, index: number[], axis: 0 | 1): void {
 function applyDead(model: T5Model, dead: Dead[]): void {
   const mlps = model.mlpBlocks();
   for (const d of dead) {
-    if (d.what === 'qkv') {
+    if (d.what === 'qkv' || d.what === 'q' || d.what === 'kv') {
       const block = model.attentionBlocks().find((b) => b.stack === d.stack && b.kind === 'cross' && b.layer === d.layer)!;
-      for (const l of [block.query, block.key, block.value]) zero(l, d.index, 1);
+      const maps = { qkv: [block.query, block.key, block.value], q: [block.query], kv: [block.key, block.value] }[d.what];
+      for (const l of maps) zero(l, d.index, 1);
       continue;
     }
     const block = mlps.find((b) => b.stack === d.stack && b.layer === d.layer)!;
@@ -92,13 +94,23 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
       applyDead(model, ref.dead);
       const masked = model.forward(inputs).logits;
       const maskedDiff = maxAbsDiff(masked, ref.dead_logits);
+      const attentionSpecs = model.parameterTable.filter((s) => s.role?.block === 'attention');
+      const named = model.namedParameters();
+      const denseBefore = new Map(attentionSpecs.map((s) => [s.name, Array.from(named.get(s.name)!.dataSync())]));
       const result = compactModel(model);
       const widths = model.mlpBlocks().map((b) => `${b.stack}${b.layer}:${b.input.weight.shape[0]}/${b.gate!.weight.shape[0]}/${b.output.weight.shape[1]}`);
       expect(widths).toEqual(['encoder0:28/28/28', 'encoder1:29/29/29', 'decoder0:29/29/29', 'decoder1:32/32/32', 'decoder2:28/28/28']);
       // Neurons removed for a dead gate or input row (nothing to fold in a gated MLP), the rest for a dead output column.
       expect(result.mlp.map((m) => m.folded)).toEqual([4, 3, 0, 0, 3]);
-      const cross1 = model.attentionBlocks().find((b) => b.stack === 'decoder' && b.kind === 'cross' && b.layer === 1)!;
-      expect(cross1.inputIndex).toEqual(Array.from({ length: 16 }, (_, j) => j).filter((j) => ![3, 7, 15].includes(j)));
+      // Cross-attention: Q's (decoder) and K/V's (encoder) input dimensions are removed separately.
+      const without = (gone: number[]) => Array.from({ length: 16 }, (_, j) => j).filter((j) => !gone.includes(j));
+      const cross = model.attentionBlocks().filter((b) => b.kind === 'cross').map((b) => [b.inputIndex, b.contextInputIndex ?? null]);
+      expect(cross).toEqual([[without([0, 9]), null], [without([3, 7, 15]), without([3, 7, 15])], [null, without([4, 5, 12])]]);
+      expect(model.attentionBlocks().filter((b) => b.kind === 'self').every((b) => b.inputIndex === null)).toBe(true);
+      // The dense export puts every kept Q/K/V column back at its own stream's dimension.
+      const exported = new Map(exportParameters(model, true).map(({ tensor }) => [tensor.name, tensor.data]));
+      // Exactly (zeroing by a product leaves -0 where the export writes +0: compared as numbers).
+      for (const [name, values] of denseBefore) expect(maxAbsDiff(exported.get(name)!, values), name).toBe(0);
       const compacted = model.forward(inputs).logits;
       const diff = maxAbsDiff(compacted, ref.dead_logits);
       measured.push(`compaction tiny-t5-v11 on ${backend}: max|diff| logits masked ${maskedDiff.toExponential(2)}, compacted ${diff.toExponential(2)}`);
@@ -174,5 +186,33 @@ describe('compacting a gated MLP with biases', () => {
     const y1 = mlp(block, x);
     expect(maxAbsDiff(y1, Array.from(y0.dataSync()))).toBeLessThanOrEqual(1e-6);
     tf.dispose([x, y0, y1, ...[block.gate!, block.input, block.output].flatMap((l) => [l.weight, l.bias!])]);
+  });
+});
+
+describe('R_attn on a cross-attention', () => {
+  it('groups Q\'s input columns (decoder stream) and K/V\'s input columns (encoder stream) separately', async () => {
+    const { model, release } = load();
+    const colAbs = (ws: tf.Tensor[]) => {
+      const [, cols] = ws[0].shape;
+      const out = new Float64Array(cols);
+      for (const w of ws) w.dataSync().forEach((v, i) => { out[i % cols] += Math.abs(v); });
+      return out;
+    };
+    const groups = (sums: Float64Array, delta: number) => Array.from(sums).reduce((s, x) => s + Math.sqrt(x + delta), 0);
+    const delta = 1e-3;
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await initBackend({ force: backend });
+      const cross = model.attentionBlocks().find((b) => b.kind === 'cross')!;
+      const self = model.attentionBlocks().find((b) => b.kind === 'self')!;
+      const separate = groups(colAbs([cross.query.weight]), delta) + groups(colAbs([cross.key.weight, cross.value.weight]), delta);
+      const joint = groups(colAbs([cross.query.weight, cross.key.weight, cross.value.weight]), delta);
+      expect(separate - joint).toBeGreaterThan(1);
+      expect(Math.abs(attentionGroupL12Value([cross], { delta }) - separate)).toBeLessThanOrEqual(1e-4 * separate);
+      // Self-attention keeps the joint Q/K/V groups.
+      const selfJoint = groups(colAbs([self.query.weight, self.key.weight, self.value.weight]), delta);
+      expect(Math.abs(attentionGroupL12Value([self], { delta }) - selfJoint)).toBeLessThanOrEqual(1e-4 * selfJoint);
+    }
+    release();
+    model.dispose();
   });
 });
