@@ -9,7 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { maxAbsDiff } from './helpers';
-import { loadCheckpoint } from '../../src/checkpoint';
+import * as os from 'node:os';
+import { loadCheckpoint, saveModelDir, t5Architecture } from '../../src/checkpoint';
+import { removeHeads } from '../../src/neuroprune';
 import { loadNativeBlas } from '../../src/backend/kernels';
 import type { T5Model } from '../../src/models/t5';
 import type { Linear, MlpBlock } from '../../src/models/blocks';
@@ -212,6 +214,31 @@ describe('R_attn on a cross-attention', () => {
       const selfJoint = groups(colAbs([self.query.weight, self.key.weight, self.value.weight]), delta);
       expect(Math.abs(attentionGroupL12Value([self], { delta }) - selfJoint)).toBeLessThanOrEqual(1e-4 * selfJoint);
     }
+    release();
+    model.dispose();
+  });
+});
+
+describe('saving a pruned and compacted T5 dense', () => {
+  it('reloads through the loader with the logits of the pruned model', async () => {
+    await initBackend({ force: 'cpu' });
+    const { model, ref, inputs, release } = load();
+    applyDead(model, ref.dead);
+    const blocks = model.attentionBlocks();
+    // Head 1 of the encoder's layer 0 merged into head 0; heads 2 and 3 of a cross-attention dropped.
+    removeHeads(blocks[0], [0, 0, 2, 3]);
+    removeHeads(blocks.find((b) => b.kind === 'cross' && b.layer === 2)!, [0, 1, 0, 0], { merge: false });
+    compactModel(model);
+    const expected = model.forward(inputs).logits;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 't5-dense-'));
+    saveModelDir(t5Architecture, model, dir, { dense: true });
+    const reloaded = loadCheckpoint(dir).model as unknown as T5Model;
+    expect(reloaded.mlpBlocks().every((b) => b.input.weight.shape[0] === 32 && b.gate!.weight.shape[0] === 32)).toBe(true);
+    const got = reloaded.forward(inputs).logits;
+    expect(maxAbsDiff(got, Array.from(expected.dataSync()))).toBeLessThanOrEqual(1e-5);
+    tf.dispose([expected, got]);
+    reloaded.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
     release();
     model.dispose();
   });
