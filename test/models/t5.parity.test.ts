@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
@@ -173,3 +174,30 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
     });
   });
 }
+
+describe('T5 configs the loader refuses, naming the file and the field', () => {
+  const withConfig = (edit: (c: Record<string, unknown>) => void): string => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 't5-config-'));
+    fs.cpSync(path.join(FIXTURES, 'tiny-t5'), dir, { recursive: true });
+    const file = path.join(dir, 'config.json');
+    const c = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    edit(c);
+    fs.writeFileSync(file, JSON.stringify(c));
+    return dir;
+  };
+  const cases: [string, (c: Record<string, unknown>) => void, RegExp][] = [
+    ['pruned_heads (not read yet)', (c) => { c.pruned_heads = { 0: [1] }; }, /config\.json.*'pruned_heads' is set/s],
+    ['an unknown activation', (c) => { c.feed_forward_proj = 'gated-swish'; }, /config\.json.*'feed_forward_proj'.*'swish' is not supported/s],
+    ['a missing d_kv', (c) => { delete c.d_kv; }, /config\.json.*'d_kv' is missing/s],
+  ];
+  for (const [label, edit, message] of cases) {
+    it(label, () => {
+      const dir = withConfig(edit);
+      try {
+        expect(() => loadCheckpoint(dir)).toThrow(message);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
