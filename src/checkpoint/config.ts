@@ -7,14 +7,17 @@ import * as path from 'node:path';
 import type { BertConfig } from '../models/bert';
 import type { Gpt2Config } from '../models/gpt2';
 import type { OptConfig } from '../models/opt';
+import type { T5Config } from '../models/t5';
 import { bertArchitecture } from './bert';
 import { gpt2Architecture } from './gpt2';
 import { optArchitecture } from './opt';
+import { t5Architecture } from './t5';
 import { CheckpointError } from './errors';
 import { CONFIG_FILE, loadModelDir, type Architecture, type CheckpointModel, type Loaded, type LoadOptions } from './modelDir';
 
 /** A parsed config with its architecture. */
-export type ModelConfig = { modelType: 'bert'; config: BertConfig } | { modelType: 'opt'; config: OptConfig } | { modelType: 'gpt2'; config: Gpt2Config };
+export type ModelConfig = { modelType: 'bert'; config: BertConfig } | { modelType: 'opt'; config: OptConfig } | { modelType: 'gpt2'; config: Gpt2Config }
+  | { modelType: 't5'; config: T5Config };
 
 type AnyArchitecture = Architecture<unknown, CheckpointModel<unknown>>;
 
@@ -22,6 +25,7 @@ const ARCHITECTURES: Record<string, AnyArchitecture> = {
   bert: bertArchitecture as unknown as AnyArchitecture,
   opt: optArchitecture as unknown as AnyArchitecture,
   gpt2: gpt2Architecture as unknown as AnyArchitecture,
+  t5: t5Architecture as unknown as AnyArchitecture,
 };
 
 /** The architecture of a `model_type`; throws naming the supported ones. */

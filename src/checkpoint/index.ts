@@ -13,6 +13,7 @@ export {
 } from './bert';
 export { optArchitecture, parseOptConfig, serializeOptConfig } from './opt';
 export { gpt2Architecture, parseGpt2Config, serializeGpt2Config } from './gpt2';
+export { t5Architecture, parseT5Config, serializeT5Config } from './t5';
 export { saveTensorFile, loadTensorFile } from './tensorFile';
 export { denseConfig } from './denseExport';
 export { loadModelDir, saveModelDir, fileTensorPlan, toFileLayout, type ModelTask, type Architecture, type CheckpointModel, type Loaded, type LoadOptions, type SaveOptions } from './modelDir';

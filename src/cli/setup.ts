@@ -46,6 +46,8 @@ export const TASK_NAMES = [BUILTIN_TASK, TEXT_TASK, ...GLUE_TASK_NAMES];
 
 /** The longest input a parsed config's position table covers. */
 export function maxPositionsOf(parsed: ModelConfig): number {
+  // T5's positions are relative buckets: no table bounds the length.
+  if (parsed.modelType === 't5') return Number.POSITIVE_INFINITY;
   return parsed.modelType === 'gpt2' ? parsed.config.n_positions : parsed.config.max_position_embeddings;
 }
 

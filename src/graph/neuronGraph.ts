@@ -4,6 +4,11 @@
  * magnitude is at least `eps`. `Win [de, d]` gives the edges `in:j -> h:i`, `Wout [d, de]` the
  * edges `h:i -> out:k` (weights are `[out, in]`, as Hugging Face stores them).
  *
+ * A gated MLP (`act(gate(x)) * input(x)`) has two incoming maps per hidden neuron: `mlpDegrees`
+ * counts the gate's weights as incoming edges too (a hidden neuron reading dimension `j` through
+ * both maps has in-degree 2 from it), so degrees and density count every weight the regularizer
+ * sees; the graphology view, one edge per node pair, refuses a gated block.
+ *
  * Two views: `mlpDegrees` counts degrees straight from the weights (cheap, any model size; what
  * the summaries use), and `neuronGraph` builds the graphology graph with each weight on its edge
  * (for graph algorithms and drawing; a BERT-base layer has ~4.7M edges when dense, so the graph
@@ -42,9 +47,9 @@ export function neuronKey(kind: NeuronKind, index: number): string {
 /** Degrees of every neuron of an MLP block's graph. */
 export interface MlpDegrees {
   eps: number;
-  /** Per input dimension `j`: hidden neurons it feeds (column `j` of `Win`). Length `d`. */
+  /** Per input dimension `j`: hidden neurons it feeds (column `j` of `Win`, plus the gate's). Length `d`. */
   inputOut: Int32Array;
-  /** Per hidden neuron `i`: input dims it reads (row `i` of `Win`). Length `de`. */
+  /** Per hidden neuron `i`: input dims it reads (row `i` of `Win`, plus the gate's). Length `de`. */
   hiddenIn: Int32Array;
   /** Per hidden neuron `i`: output dims it feeds (column `i` of `Wout`). Length `de`. */
   hiddenOut: Int32Array;
@@ -52,7 +57,7 @@ export interface MlpDegrees {
   outputIn: Int32Array;
   /** Total edges: `sum(hiddenIn) + sum(hiddenOut)`. */
   edges: number;
-  /** Edges over the edges of the dense block (`2 * d * de` for the current shapes). */
+  /** Edges over the edges of the dense block (`2 * d * de` for the current shapes, `3 * d * de` gated). */
   density: number;
 }
 
@@ -75,15 +80,21 @@ export function mlpDegrees(block: MlpBlock, options: NeuronGraphOptions = {}): M
   const eps = options.eps ?? DEFAULT_EPS;
   checkEps(eps, 'mlpDegrees');
   const { d, de } = checkMlpShapes(block, 'mlpDegrees');
+  const gate = block.gate;
+  if (gate && (gate.weight.shape[0] !== de || gate.weight.shape[1] !== d)) {
+    throw new Error(`mlpDegrees ${block.name}: gate.weight is [${gate.weight.shape}]; expected [${de}, ${d}] as input.weight`);
+  }
   const [inputOut, hiddenIn, hiddenOut, outputIn] = tf.tidy(() => {
-    const mIn = tf.cast(tf.greaterEqual(tf.abs(block.input.weight), eps), 'int32');
+    const edge = (w: tf.Tensor) => tf.cast(tf.greaterEqual(tf.abs(w), eps), 'int32');
+    const mIn = gate ? tf.add(edge(block.input.weight), edge(gate.weight)) : edge(block.input.weight);
     const mOut = tf.cast(tf.greaterEqual(tf.abs(block.output.weight), eps), 'int32');
     return [tf.sum(mIn, 0), tf.sum(mIn, 1), tf.sum(mOut, 0), tf.sum(mOut, 1)].map((t) => Int32Array.from(t.dataSync()));
   });
   let edges = 0;
   for (const v of hiddenIn) edges += v;
   for (const v of hiddenOut) edges += v;
-  return { eps, inputOut, hiddenIn, hiddenOut, outputIn, edges, density: d * de === 0 ? 0 : edges / (2 * d * de) };
+  const maps = gate ? 3 : 2;
+  return { eps, inputOut, hiddenIn, hiddenOut, outputIn, edges, density: d * de === 0 ? 0 : edges / (maps * d * de) };
 }
 
 /** Total degree (in + out) of each hidden neuron: the sequence the preferential-attachment statistics use. */
@@ -147,6 +158,7 @@ export function neuronGraphFromWeights(win: Matrix, wout: Matrix, options: Neuro
 /** The neuron graph of an MLP block (reads its current weights). */
 export function neuronGraph(block: MlpBlock, options: NeuronGraphBuildOptions = {}): NeuronGraph {
   const { d, de } = checkMlpShapes(block, 'neuronGraph');
+  if (block.gate) throw new Error(`neuronGraph ${block.name}: a gated MLP has two edges per (input, hidden) pair; use mlpDegrees for its degrees`);
   return neuronGraphFromWeights(
     { data: block.input.weight.dataSync(), shape: [de, d] },
     { data: block.output.weight.dataSync(), shape: [d, de] },

@@ -148,13 +148,15 @@ export function summarizeAttentionBlock(block: AttentionBlock, options: Summariz
 function mlpSequences(block: MlpBlock, eps: number) {
   const deg = mlpDegrees(block, { eps });
   const [de, d] = block.input.weight.shape;
+  // A gate is a second incoming map: in-degrees can reach twice the width.
+  const fanIn = block.gate ? 2 : 1;
   return {
     deg, d, de,
-    hidden: { values: hiddenDegrees(deg), max: 2 * d },
-    hiddenIn: { values: deg.hiddenIn, max: d },
+    hidden: { values: hiddenDegrees(deg), max: (fanIn + 1) * d },
+    hiddenIn: { values: deg.hiddenIn, max: fanIn * d },
     hiddenOut: { values: deg.hiddenOut, max: d },
     outputIn: { values: deg.outputIn, max: de },
-    inputOut: { values: deg.inputOut, max: de },
+    inputOut: { values: deg.inputOut, max: fanIn * de },
   };
 }
 

@@ -68,12 +68,24 @@ export interface AttentionBlock {
    * dimensions whose Q/K/V columns were all zero; null when all `d` are read.
    */
   inputIndex: number[] | null;
+  /**
+   * Cross-attention only: the context (encoder) dimensions that key/value still read, null when
+   * all are read; `inputIndex` is then the decoder dimensions that query reads. Q and K/V read
+   * different streams, so compaction removes their input dimensions separately. Absent or null
+   * for self-attention, where `inputIndex` serves Q, K and V alike.
+   */
+  contextInputIndex?: number[] | null;
 }
 
 export type { Activation } from '../util/activations';
 import type { Activation } from '../util/activations';
 
-/** One position-wise MLP: `output(act(input(x)))`. `input.weight` is `[de, d]`, `output.weight` `[d, de]`. */
+/**
+ * One position-wise MLP: `output(act(input(x)))`, or with a gate `output(act(gate(x)) * input(x))`
+ * (gated linear units: T5 v1.1's `wi_0` is the gate, `wi_1` the input). `input.weight` and
+ * `gate.weight` are `[de, d]`, `output.weight` `[d, de]`. Hidden neuron `i` owns row `i` of the
+ * input and the gate and column `i` of the output.
+ */
 export interface MlpBlock {
   readonly name: string;
   readonly stack: BlockIdentity['stack'];
@@ -82,6 +94,8 @@ export interface MlpBlock {
   readonly activation: Activation;
   input: Linear;
   output: Linear;
+  /** The gate of a gated MLP, whose activation multiplies the input's (linear) output; absent otherwise. */
+  gate?: Linear;
   /**
    * Width `de` of the MLP before any compaction. Optional: when absent the current width
    * (`input.weight.shape[0]`) is the original one. A model built from a config sets it from the

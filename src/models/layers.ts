@@ -62,9 +62,10 @@ export interface AttentionInputs {
 export function attention(block: AttentionBlock, inputs: AttentionInputs, probsDropout?: { rate: number; seed: number }): tf.Tensor {
   const { numHeads, headSize } = block;
   const context = inputs.context ?? inputs.x;
-  const pick = (t: tf.Tensor) => (block.inputIndex ? tf.gather(t, block.inputIndex, -1) : t);
-  const xq = pick(inputs.x);
-  const xkv = context === inputs.x ? xq : pick(context);
+  const pick = (t: tf.Tensor, index: number[] | null | undefined) => (index ? tf.gather(t, index, -1) : t);
+  const xq = pick(inputs.x, block.inputIndex);
+  // A cross-attention's K/V read the context through their own index (see `contextInputIndex`).
+  const xkv = block.kind === 'cross' ? pick(context, block.contextInputIndex) : context === inputs.x ? xq : pick(context, block.inputIndex);
   const q = splitHeads(linear(xq, block.query), numHeads, headSize);
   const k = splitHeads(linear(xkv, block.key), numHeads, headSize);
   const v = splitHeads(linear(xkv, block.value), numHeads, headSize);
@@ -97,8 +98,12 @@ export function runLayer(input: tf.Tensor, keepInput: boolean, layer: (x: tf.Ten
   return out;
 }
 
-/** `output(act(input(x)))`; the activation is recomputed in the backward pass, not kept (`lean.ts`). */
+/**
+ * `output(act(input(x)))`; the activation is recomputed in the backward pass, not kept (`lean.ts`).
+ * A gated block computes `output(act(gate(x)) * input(x))`.
+ */
 export function mlp(block: MlpBlock, x: tf.Tensor): tf.Tensor {
+  if (block.gate) return linear(tf.mul(activate(linear(x, block.gate), block.activation), linear(x, block.input)), block.output);
   const pre = linear(x, block.input);
   const lead = pre.shape.slice(0, -1);
   const width = pre.shape[pre.shape.length - 1];

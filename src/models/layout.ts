@@ -107,6 +107,6 @@ export function attentionBlock(
  * widths to `neuroprune` and never rewrites it): the one source of the width that sparsity is
  * counted against.
  */
-export function mlpBlock(name: string, stack: MlpBlock['stack'], layer: number, activation: MlpBlock['activation'], originalIntermediateSize: number, linears: Pick<MlpBlock, 'input' | 'output'>): MlpBlock {
+export function mlpBlock(name: string, stack: MlpBlock['stack'], layer: number, activation: MlpBlock['activation'], originalIntermediateSize: number, linears: Pick<MlpBlock, 'input' | 'output' | 'gate'>): MlpBlock {
   return { name, stack, kind: 'mlp', layer, activation, ...linears, originalIntermediateSize };
 }

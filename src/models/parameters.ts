@@ -14,7 +14,7 @@ import type { AttentionBlock, Linear, MlpBlock } from './blocks';
 /** Where a parameter lives among the blocks: the ones that pruning replaces. */
 export type ParamRole =
   | { block: 'attention'; index: number; linear: 'query' | 'key' | 'value' | 'output'; part: 'weight' | 'bias' }
-  | { block: 'mlp'; index: number; linear: 'input' | 'output'; part: 'weight' | 'bias' };
+  | { block: 'mlp'; index: number; linear: 'input' | 'output' | 'gate'; part: 'weight' | 'bias' };
 
 /** How a fresh model draws a parameter (Hugging Face's `_init_weights`). */
 export type ParamInit =
@@ -65,7 +65,7 @@ export const attentionRole = (index: number) =>
 
 /** The roles of layer `index`'s MLP parameters. */
 export const mlpRole = (index: number) =>
-  (linear: 'input' | 'output', part: 'weight' | 'bias'): ParamRole => ({ block: 'mlp', index, linear, part });
+  (linear: 'input' | 'output' | 'gate', part: 'weight' | 'bias'): ParamRole => ({ block: 'mlp', index, linear, part });
 
 /** Supplies the initial value of one parameter; the model takes ownership of the tensor. */
 export type ParameterInit = (name: string, shape: number[]) => tf.Tensor;
@@ -146,7 +146,8 @@ export function getVariable(vars: Map<string, tf.Variable>, name: string): tf.Va
 export function resolveParameter(spec: ParamSpec, vars: Map<string, tf.Variable>, attention: readonly AttentionBlock[], mlp: readonly MlpBlock[]): tf.Variable {
   const r = spec.role;
   if (!r) return getVariable(vars, spec.name);
-  const linear: Linear = r.block === 'attention' ? attention[r.index][r.linear] : mlp[r.index][r.linear];
+  const linear: Linear | undefined = r.block === 'attention' ? attention[r.index][r.linear] : mlp[r.index][r.linear];
+  if (!linear) throw new Error(`parameter ${spec.name}: block ${r.index} has no ${r.linear}`);
   const v = r.part === 'weight' ? linear.weight : linear.bias;
   if (!v) throw new Error(`parameter ${spec.name} has no variable (its block lost the ${r.part})`);
   return v;
@@ -221,12 +222,13 @@ export function exportParameter(
     const full = block.originalNumHeads * block.headSize;
     if (r.linear === 'output') return { name: spec.name, shape: [d, full], data: scatter2d(data, range(d), rows, d, full) };
     if (r.part === 'bias') return { name: spec.name, shape: [full], data: scatter2d(data, rows, [0], full, 1) };
-    return { name: spec.name, shape: [full, d], data: scatter2d(data, rows, block.inputIndex ?? range(d), full, d) };
+    const cols = block.kind === 'cross' && r.linear !== 'query' ? block.contextInputIndex : block.inputIndex;
+    return { name: spec.name, shape: [full, d], data: scatter2d(data, rows, cols ?? range(d), full, d) };
   }
   if (!dense) return { name: spec.name, shape, data };
   const block = mlp[r.index];
   const de = block.originalIntermediateSize ?? block.input.weight.shape[0];
-  if (r.linear === 'input') {
+  if (r.linear === 'input' || r.linear === 'gate') {
     const kept = shape[0];
     if (r.part === 'bias') return { name: spec.name, shape: [de], data: scatter2d(data, range(kept), [0], de, 1) };
     return { name: spec.name, shape: [de, d], data: scatter2d(data, range(kept), range(d), de, d) };

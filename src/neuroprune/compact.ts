@@ -5,8 +5,15 @@
  * - MLP neuron `i` is dead when its incoming row `Win[i, :]` or its outgoing column `Wout[:, i]`
  *   is exactly zero. With only the incoming row zero, the neuron still emits the constant
  *   `act(b_in[i])`, so `act(b_in[i]) * Wout[:, i]` is folded into the output bias first.
+ *   In a gated MLP (`act(gate(x)) * input(x)`) the neuron is also dead when its gate row is zero
+ *   (and its gate bias zero or absent: every supported activation has act(0) = 0); a zero input
+ *   row kills it only without an input bias (else it emits `act(gate(x)) * b_in[i]`, not a
+ *   constant), so nothing is folded.
  * - Attention input dimension `j` is dead when column `j` of `Wq`, `Wk` and `Wv` is exactly zero:
  *   the block then reads only the kept dimensions (`inputIndex`, composed with any earlier one).
+ *   In a cross-attention Q reads the decoder stream and K/V the encoder stream: a decoder
+ *   dimension is dead when its Q column is zero (`inputIndex`), an encoder dimension when its K
+ *   and V columns are (`contextInputIndex`).
  *
  * Only exact zeros are removed, so outputs are unchanged up to float reassociation in the bias
  * fold. To remove near-zero weights, zero them first (`zeroBelow`, or the sparsity projection).
@@ -18,6 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, Linear, MlpBlock, PrunableModel, StructuralChange } from '../models/blocks';
+import { mlpLinears } from './mlpLinears';
 import { activate } from '../util/activations';
 import { replaceVariable } from '../util/variables';
 import { checkEps, DEFAULT_EPS } from './checks';
@@ -52,7 +60,7 @@ export interface MlpCompaction {
   layer: number;
   before: number;
   after: number;
-  /** Neurons removed because their incoming row was zero (their constant output folded into the bias). */
+  /** Neurons removed because their incoming row was zero (their constant output folded into the bias; gated: removed, nothing to fold). */
   folded: number;
   /** Positions (before compaction) of the neurons kept, ascending: the gather that other per-neuron state must follow. */
   kept: number[];
@@ -68,6 +76,17 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   if (wout.shape[1] !== de) throw new Error(`compactMlp ${block.name}: input.weight is [${win.shape}] but output.weight is [${wout.shape}]`);
   const rowLive = flags(tf.tidy(() => tf.any(tf.notEqual(win, 0), 1)));
   const colLive = flags(tf.tidy(() => tf.any(tf.notEqual(wout, 0), 0)));
+  const gate = block.gate;
+  if (gate) {
+    if (gate.weight.shape[0] !== de) throw new Error(`compactMlp ${block.name}: input.weight is [${win.shape}] but gate.weight is [${gate.weight.shape}]`);
+    const liveRow = (l: Linear) => flags(tf.tidy(() => {
+      const w = tf.any(tf.notEqual(l.weight, 0), 1);
+      return l.bias ? tf.logicalOr(w, tf.notEqual(l.bias, 0)) : w;
+    }));
+    const inputLive = liveRow(block.input);
+    const gateLive = liveRow(gate);
+    rowLive.forEach((_, i) => { rowLive[i] = inputLive[i] && gateLive[i]; });
+  }
   let keep = rowLive.flatMap((r, i) => (r && colLive[i] ? [i] : []));
   const foldIdx = rowLive.flatMap((r, i) => (!r && colLive[i] ? [i] : []));
   const before = de;
@@ -78,7 +97,7 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   // Fold the constant outputs of neurons that read nothing: act(b_in[i]) * Wout[:, i].
   const bin = block.input.bias;
   let folded = 0;
-  if (foldIdx.length > 0 && bin) {
+  if (foldIdx.length > 0 && bin && !gate) {
     const add = tf.tidy(() => {
       const c = activate(tf.gather(bin, foldIdx), block.activation); // [m]
       return tf.sum(tf.mul(tf.gather(wout, foldIdx, 1), c), 1); // [d]
@@ -88,7 +107,7 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
     add.dispose();
     folded = foldIdx.length;
   } else if (foldIdx.length > 0) {
-    // No input bias: the neuron outputs act(0) = 0 for gelu and relu; nothing to fold.
+    // No input bias, or gated (a dead row outputs 0 through the product): nothing to fold.
     folded = foldIdx.length;
   }
 
@@ -100,6 +119,10 @@ export function compactMlp(block: MlpBlock): MlpCompaction {
   }
   const changes = [gatherParam(block.input, 'weight', 0, keep)];
   if (bin) changes.push(gatherParam(block.input, 'bias', 0, keep));
+  if (gate) {
+    changes.push(gatherParam(gate, 'weight', 0, keep));
+    if (gate.bias) changes.push(gatherParam(gate, 'bias', 0, keep));
+  }
   changes.push(gatherParam(block.output, 'weight', 1, keep, zeroKeptColumn ? tf.zeros([wout.shape[0], 1]) : undefined));
   return { ...id, before, after: keep.length, folded, kept: keep, changes };
 }
@@ -115,10 +138,42 @@ export interface AttentionInputCompaction {
   kept: number[];
   /** The Q/K/V weights replaced by gathers of `kept` along their columns. */
   changes: StructuralChange[];
+  /** Cross-attention: the same for the context dimensions K/V read (`before`/`after`/`kept` above are then Q's). */
+  context?: { before: number; after: number; kept: number[] };
+}
+
+/** Columns of the given maps that are not all zero in every one of them (at least one kept: no zero-width matmul). */
+function liveColumns(ls: Linear[]): number[] {
+  const live = flags(tf.tidy(() => ls.map((l) => tf.any(tf.notEqual(l.weight, 0), 0)).reduce((a, b) => tf.logicalOr(a, b))));
+  const keep = live.flatMap((v, j) => (v ? [j] : []));
+  return keep.length === 0 ? [0] : keep;
+}
+
+/** A cross-attention's compaction: Q's input (decoder) and K/V's input (encoder) dimensions separately. */
+function compactCrossInputs(block: AttentionBlock): AttentionInputCompaction {
+  const id = { name: block.name, stack: block.stack, kind: block.kind, layer: block.layer };
+  const dq = block.query.weight.shape[1] as number;
+  const dc = block.key.weight.shape[1] as number;
+  if (block.value.weight.shape[1] !== dc) throw new Error(`compactAttentionInputs ${block.name}: key.weight is [${block.key.weight.shape}] but value.weight is [${block.value.weight.shape}]`);
+  const keepQ = liveColumns([block.query]);
+  const keepC = liveColumns([block.key, block.value]);
+  const changes: StructuralChange[] = [];
+  if (keepQ.length < dq) {
+    changes.push(gatherParam(block.query, 'weight', 1, keepQ));
+    const prev = block.inputIndex;
+    block.inputIndex = prev ? keepQ.map((j) => prev[j] as number) : keepQ;
+  }
+  if (keepC.length < dc) {
+    changes.push(...[block.key, block.value].map((l) => gatherParam(l, 'weight', 1, keepC)));
+    const prev = block.contextInputIndex;
+    block.contextInputIndex = prev ? keepC.map((j) => prev[j] as number) : keepC;
+  }
+  return { ...id, before: dq, after: keepQ.length, kept: keepQ, changes, context: { before: dc, after: keepC.length, kept: keepC } };
 }
 
 /** Removes model-input dimensions that none of Q/K/V reads (see the module comment). */
 export function compactAttentionInputs(block: AttentionBlock): AttentionInputCompaction {
+  if (block.kind === 'cross') return compactCrossInputs(block);
   const q = block.query.weight;
   const dIn = q.shape[1] as number;
   for (const l of [block.key, block.value]) {
@@ -162,14 +217,14 @@ export function compactionConfig(model: PrunableModel): { intermediate_sizes: nu
   };
 }
 
-/** Sets every prunable weight (Q, K, V, O, MLP in/out) with `|w| < eps` to exactly zero; returns how many were set. */
+/** Sets every prunable weight (Q, K, V, O, MLP gate/in/out) with `|w| < eps` to exactly zero; returns how many were set. */
 export function zeroBelow(model: PrunableModel, options: { eps?: number } = {}): number {
   const eps = options.eps ?? DEFAULT_EPS;
   checkEps(eps, 'zeroBelow');
   let n = 0;
   const layers: Linear[] = [
     ...model.attentionBlocks().flatMap((b) => [b.query, b.key, b.value, b.output]),
-    ...model.mlpBlocks().flatMap((b) => [b.input, b.output]),
+    ...model.mlpBlocks().flatMap(mlpLinears),
   ];
   for (const l of layers) {
     const [next, count] = tf.tidy(() => {

@@ -9,4 +9,5 @@ export * from './compact';
 export * from './sparsity';
 export { checkEps, checkTheta } from './checks';
 export * from './magnitude';
+export { mlpLinears } from './mlpLinears';
 export * from './thetaScale';

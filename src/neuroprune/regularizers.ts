@@ -7,7 +7,8 @@
  * Orientation is `weight[out, in]`, as Hugging Face stores weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AttentionBlock, MlpBlock } from '../models/blocks';
+import type { AttentionBlock, Linear, MlpBlock } from '../models/blocks';
+import { mlpLinears } from './mlpLinears';
 import { checkEps, DEFAULT_EPS } from './checks';
 import { attentionGroupFused, preferentialRowL1Fused, useFusedRegularizers } from './fusedRegularizers';
 
@@ -92,7 +93,9 @@ function preferentialTerm(w: tf.Tensor, eps: number): tf.Tensor {
 /**
  * Eq. 1, R_mlp, summed over the blocks: for `Win [de, d]` and `Wout [d, de]`, each output neuron
  * (row) is weighted by the fraction of its incoming weights below `eps`, counted from the current
- * weights and held constant. Biases are not regularized. "Below" is `|w| < fround(eps)` in float32
+ * weights and held constant. A gated MLP's gate `[de, d]` is a third map with its own term, read
+ * like `Win` (each hidden neuron weighted by the fraction of its small gate weights). Biases are
+ * not regularized. "Below" is `|w| < fround(eps)` in float32
  * on every implementation (ops, fused JavaScript, native), so they agree at the boundary.
  */
 export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegularizerOptions = {}): tf.Scalar {
@@ -102,8 +105,7 @@ export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegul
   return tf.tidy(() => {
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
-      total = tf.add(total, term(b.input.weight, eps));
-      total = tf.add(total, term(b.output.weight, eps));
+      for (const l of mlpLinears(b)) total = tf.add(total, term(l.weight, eps));
     }
     return total as tf.Scalar;
   });
@@ -113,6 +115,13 @@ export function mlpPreferentialL1(blocks: readonly MlpBlock[], options: MlpRegul
  * Eq. 2, R_attn, summed over the blocks: `sum_j sqrt(sum_i |Wq[i,j]| + |Wk[i,j]| + |Wv[i,j]| + delta)`.
  * The group of input dimension `j` is column `j` of Q, K and V together. After compaction the
  * removed input dimensions are simply absent (their groups were zero).
+ *
+ * Cross-attention (`kind: 'cross'`): Q reads the decoder stream and K/V the encoder stream, so
+ * column `j` of Q and column `j` of K/V belong to different input dimensions. The reading taken:
+ * two families of groups, `sum_j sqrt(sum_i |Wq[i,j]| + delta)` over the decoder dimensions and
+ * `sum_j sqrt(sum_i |Wk[i,j]| + |Wv[i,j]| + delta)` over the encoder dimensions, each switching
+ * off one input dimension of one stream as a whole (compaction removes them separately,
+ * `inputIndex` and `contextInputIndex`). Cross blocks use the op form, not the fused pass.
  */
 export function attentionGroupL12(blocks: readonly AttentionBlock[], options: AttentionRegularizerOptions = {}): tf.Scalar {
   const delta = options.delta ?? DEFAULT_DELTA;
@@ -123,6 +132,11 @@ export function attentionGroupL12(blocks: readonly AttentionBlock[], options: At
   return tf.tidy(() => {
     let total: tf.Tensor = tf.scalar(0);
     for (const b of blocks) {
+      if (b.kind === 'cross') {
+        const group = (ls: Linear[]) => tf.sum(tf.sqrt(tf.add(tf.addN(ls.map((l) => tf.sum(absZeroSubgradient(l.weight), 0))), delta)));
+        total = tf.add(total, tf.add(group([b.query]), group([b.key, b.value])));
+        continue;
+      }
       if (useFused) {
         total = tf.add(total, attentionGroupFused(b.query.weight, b.key.weight, b.value.weight, delta));
         continue;
@@ -143,7 +157,7 @@ export function plainL1(attn: readonly AttentionBlock[], mlp: readonly MlpBlock[
   return tf.tidy(() => {
     const terms: tf.Tensor[] = [tf.scalar(0)];
     for (const b of attn) for (const l of [b.query, b.key, b.value, b.output]) terms.push(tf.sum(absZeroSubgradient(l.weight)));
-    for (const b of mlp) for (const l of [b.input, b.output]) terms.push(tf.sum(absZeroSubgradient(l.weight)));
+    for (const b of mlp) for (const l of mlpLinears(b)) terms.push(tf.sum(absZeroSubgradient(l.weight)));
     return tf.addN(terms) as tf.Scalar;
   });
 }

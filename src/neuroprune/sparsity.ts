@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionBlock, Linear, MlpBlock, PrunableModel } from '../models/blocks';
+import { mlpLinears } from './mlpLinears';
 import { checkEps, DEFAULT_EPS } from './checks';
 
 /** The dense sizes of a model, captured before pruning. */
@@ -131,7 +132,8 @@ function attentionSparsity(b: AttentionBlock, i: number, d: number, dense: Dense
 
 function mlpSparsity(b: MlpBlock, i: number, d: number, dense: DenseShape | undefined, eps: number): BlockSparsity {
   const de0 = dense?.intermediateSizes[i] ?? b.originalIntermediateSize ?? (b.input.weight.shape[0] as number);
-  const counts = sumCounts([b.input, b.output].map((l) => matrixCounts(l.weight, eps)), 2 * de0 * d);
+  const linears = mlpLinears(b);
+  const counts = sumCounts(linears.map((l) => matrixCounts(l.weight, eps)), linears.length * de0 * d);
   return {
     kind: 'mlp',
     name: b.name,
@@ -205,7 +207,7 @@ export interface ProjectionResult {
 function prunableLinears(model: PrunableModel): Linear[] {
   return [
     ...model.attentionBlocks().flatMap((b) => [b.query, b.key, b.value, b.output]),
-    ...model.mlpBlocks().flatMap((b) => [b.input, b.output]),
+    ...model.mlpBlocks().flatMap(mlpLinears),
   ];
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { maxAbsDiff } from './helpers';
+import { expectGradientsMatch, maxAbsDiff } from './helpers';
 import { loadCheckpoint, toFileLayout } from '../../src/checkpoint';
 import { loadNativeBlas } from '../../src/backend/kernels';
 import type { DecoderModel } from '../../src/models/decoder';
@@ -88,17 +88,7 @@ for (const backend of ['native', 'wasm', 'cpu'] as const) {
         const mine = new Map<string, { shape: number[]; data: Float32Array }>();
         for (const [vname, g] of Object.entries(grads)) mine.set(byVariable.get(vname)!, { shape: g.shape, data: g.dataSync() as Float32Array });
         const fileGrads = new Map(toFileLayout(model.parameterTable, mine).map((t) => [t.name, t.data]));
-        expect([...fileGrads.keys()].sort()).toEqual(Object.keys(ref.grads).sort());
-        // Per tensor, within 1e-4 of its largest gradient, plus 1e-6 absolute for gradients that
-        // are zero in exact arithmetic (the key bias: softmax ignores a shift shared by all keys)
-        // and are rounding noise in both frameworks.
-        let worst = 0;
-        for (const [name, g] of fileGrads) {
-          const scale = Math.max(...ref.grads[name].map(Math.abs));
-          const diff = maxAbsDiff(g, ref.grads[name]);
-          expect(diff, name).toBeLessThanOrEqual(1e-4 * scale + 1e-6);
-          if (scale > 1e-6) worst = Math.max(worst, diff / scale);
-        }
+        const worst = expectGradientsMatch(fileGrads, ref.grads);
         measured.push(`gradients ${fixture} on ${backend}: loss diff ${Math.abs(value.dataSync()[0] - ref.loss).toExponential(2)}, max over tensors of max|diff|/max|g| ${worst.toExponential(2)}`);
         tf.dispose([value, ...Object.values(grads), inputIds, attentionMask, ...(labels ? [labels] : [])]);
         model.dispose();

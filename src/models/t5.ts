@@ -1,0 +1,356 @@
+/**
+ * T5 (`T5ForConditionalGeneration`) as transformers 4.57 computes it, with teacher forcing
+ * (`decoder_input_ids` given).
+ *
+ * An encoder and a decoder stack over one shared token embedding. Every sublayer is
+ * pre-normalised by T5's RMS LayerNorm (a gain only: no mean subtraction, no bias) and added back
+ * to the stream; no linear layer has a bias. Attention is not scaled by 1/sqrt(d_kv) (the scale
+ * is folded into the initialisation) and adds a learned relative-position bias, one scalar per
+ * head and distance bucket, owned by the first layer of each stack and shared by the others
+ * (buckets are bidirectional in the encoder and causal in the decoder). Decoder layers
+ * cross-attend to the encoder output (no position bias). The MLP is ReLU (`DenseReluDense.wi`/`wo`,
+ * v1.0) or gated (`act(wi_0 x) * wi_1 x` then `wo`, v1.1 with gelu_new). The output embedding is
+ * the shared one, with the decoder output rescaled by d_model**-0.5 (`tie_word_embeddings`), or
+ * an untied `lm_head`.
+ *
+ * The blocks are listed stack by stack: `attentionBlocks()` gives the encoder's self-attentions,
+ * then per decoder layer its self- and cross-attention; `mlpBlocks()` the encoder's MLPs then the
+ * decoder's. Each block carries its stack, kind and layer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Activation, AttentionBlock, Linear, MlpBlock } from './blocks';
+import { embeddingLookup } from './bert';
+import { causalAdditiveMask } from './decoder';
+import { activate, attention, linear, mlp, paddingToAdditiveMask, runLayer } from './layers';
+import * as lean from './lean';
+import { attentionBlock, mlpBlock, type LayerLayout } from './layout';
+import { attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec } from './parameters';
+import { TableModelBase, type PrunedConfig } from './tableModel';
+
+/** The fields of Hugging Face's `T5Config` that the model uses, with their JSON names. */
+export interface T5Config extends PrunedConfig {
+  vocab_size: number;
+  d_model: number;
+  d_kv: number;
+  d_ff: number;
+  num_layers: number;
+  num_decoder_layers: number;
+  num_heads: number;
+  relative_attention_num_buckets: number;
+  relative_attention_max_distance: number;
+  dropout_rate: number;
+  layer_norm_epsilon: number;
+  /** `relu` (v1.0) or `gated-gelu` (v1.1), as Hugging Face writes it. */
+  feed_forward_proj: string;
+  initializer_factor: number;
+  tie_word_embeddings: boolean;
+  pad_token_id: number;
+  eos_token_id: number;
+  decoder_start_token_id: number;
+}
+
+/** `feed_forward_proj` read as Hugging Face reads it: `[gated-]act`, where gated GELU means gelu_new. */
+export function t5FeedForward(proj: string): { gated: boolean; activation: Activation } {
+  const parts = proj.split('-');
+  const gated = parts.length === 2 && parts[0] === 'gated';
+  const name = parts[parts.length - 1];
+  if (parts.length > 2 || (parts.length === 2 && !gated)) throw new Error(`feed_forward_proj '${proj}' is not 'act' or 'gated-act'`);
+  const activation = gated && name === 'gelu' ? 'gelu_new' : name;
+  if (activation !== 'relu' && activation !== 'gelu' && activation !== 'gelu_new') {
+    throw new Error(`feed_forward_proj '${proj}': activation '${name}' is not supported (relu, gelu, gelu_new)`);
+  }
+  return { gated, activation };
+}
+
+const ENC = 'encoder';
+const DEC = 'decoder';
+const BIAS = 'relative_attention_bias.weight';
+
+function layout(config: T5Config): LayerLayout {
+  return { headIds: Array.from({ length: config.num_heads }, (_, h) => h), headSize: config.d_kv, intermediateSize: config.d_ff, inputIndex: null };
+}
+
+/** Refuses what this model does not read yet: a config that records pruning. */
+function checkDense(config: T5Config): void {
+  if (config.pruned_heads && Object.keys(config.pruned_heads).length > 0) throw new Error('T5 with pruned_heads is not supported yet');
+  if (config.neuroprune) throw new Error('T5 with a neuroprune layout is not supported yet');
+}
+
+/**
+ * T5's parameter table in Hugging Face's names (module order). Attention roles index the blocks
+ * as `attentionBlocks()` lists them (encoder self, then decoder self and cross per layer); MLP
+ * roles as `mlpBlocks()` (encoder, then decoder). A gated MLP's `wi_0` is the block's gate, `wi_1` its input.
+ */
+export function t5ParameterTable(config: T5Config): ParamSpec[] {
+  checkDense(config);
+  const d = config.d_model;
+  const inner = config.num_heads * config.d_kv;
+  const f = config.initializer_factor;
+  const normal = (std: number) => ({ kind: 'normal', std: f * std } as const);
+  const t = new TableBuilder(normal(1));
+  const { gated } = t5FeedForward(config.feed_forward_proj);
+  const ne = config.num_layers;
+  t.add('shared.weight', [config.vocab_size, d], normal(1));
+  const attn = (p: string, index: number, first: boolean) => {
+    const role = attentionRole(index);
+    t.add(`${p}.q.weight`, [inner, d], normal((d * config.d_kv) ** -0.5), role('query', 'weight'));
+    t.add(`${p}.k.weight`, [inner, d], normal(d ** -0.5), role('key', 'weight'));
+    t.add(`${p}.v.weight`, [inner, d], normal(d ** -0.5), role('value', 'weight'));
+    t.add(`${p}.o.weight`, [d, inner], normal(inner ** -0.5), role('output', 'weight'));
+    if (first) t.add(`${p}.${BIAS}`, [config.relative_attention_num_buckets, config.num_heads], normal(d ** -0.5));
+  };
+  const ff = (p: string, index: number) => {
+    const role = mlpRole(index);
+    if (gated) {
+      t.add(`${p}.DenseReluDense.wi_0.weight`, [config.d_ff, d], normal(d ** -0.5), role('gate', 'weight'));
+      t.add(`${p}.DenseReluDense.wi_1.weight`, [config.d_ff, d], normal(d ** -0.5), role('input', 'weight'));
+    } else {
+      t.add(`${p}.DenseReluDense.wi.weight`, [config.d_ff, d], normal(d ** -0.5), role('input', 'weight'));
+    }
+    t.add(`${p}.DenseReluDense.wo.weight`, [d, config.d_ff], normal(config.d_ff ** -0.5), role('output', 'weight'));
+    t.add(`${p}.layer_norm.weight`, [d], { kind: 'ones' });
+  };
+  for (let l = 0; l < ne; l++) {
+    const p = `${ENC}.block.${l}.layer`;
+    attn(`${p}.0.SelfAttention`, l, l === 0);
+    t.add(`${p}.0.layer_norm.weight`, [d], { kind: 'ones' });
+    ff(`${p}.1`, l);
+  }
+  t.add(`${ENC}.final_layer_norm.weight`, [d], { kind: 'ones' });
+  for (let l = 0; l < config.num_decoder_layers; l++) {
+    const p = `${DEC}.block.${l}.layer`;
+    attn(`${p}.0.SelfAttention`, ne + 2 * l, l === 0);
+    t.add(`${p}.0.layer_norm.weight`, [d], { kind: 'ones' });
+    attn(`${p}.1.EncDecAttention`, ne + 2 * l + 1, false);
+    t.add(`${p}.1.layer_norm.weight`, [d], { kind: 'ones' });
+    ff(`${p}.2`, ne + l);
+  }
+  t.add(`${DEC}.final_layer_norm.weight`, [d], { kind: 'ones' });
+  if (!config.tie_word_embeddings) t.add('lm_head.weight', [config.vocab_size, d], normal(1));
+  return t.specs;
+}
+
+/**
+ * Hugging Face's `T5Attention._relative_position_bucket` for `relative = key - query`, in float32
+ * steps as PyTorch computes it (the bucket of a large distance is a truncated float32 logarithm).
+ */
+export function relativePositionBucket(relative: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
+  let bucket = 0;
+  let n = numBuckets;
+  let r = relative;
+  if (bidirectional) {
+    n = Math.floor(n / 2);
+    if (r > 0) bucket += n;
+    r = Math.abs(r);
+  } else {
+    r = -Math.min(r, 0);
+  }
+  const maxExact = Math.floor(n / 2);
+  if (r < maxExact) return bucket + r;
+  const f = Math.fround;
+  const ratio = f(Math.log(f(f(r) / maxExact)));
+  const large = maxExact + Math.trunc(f(f(f(ratio / f(Math.log(maxDistance / maxExact))) * (n - maxExact))));
+  return bucket + Math.min(large, n - 1);
+}
+
+/** The `[Tq*Tk]` bucket of each (query, key) pair, row-major. */
+function bucketGrid(tq: number, tk: number, bidirectional: boolean, numBuckets: number, maxDistance: number): Int32Array {
+  const out = new Int32Array(tq * tk);
+  for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) out[i * tk + j] = relativePositionBucket(j - i, bidirectional, numBuckets, maxDistance);
+  return out;
+}
+
+/** T5's RMS LayerNorm: `weight * x / sqrt(mean(x^2) + eps)` over the last dimension. */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), weight));
+}
+
+/** A T5 MLP: the block (`wi` or `wi_1` as input, `wo` as output, `wi_0` as gate) and its LayerNorm gain. */
+interface T5Mlp { block: MlpBlock; norm: tf.Variable }
+
+interface T5EncoderLayer { selfNorm: tf.Variable; self: AttentionBlock; ff: T5Mlp }
+interface T5DecoderLayer extends T5EncoderLayer { crossNorm: tf.Variable; cross: AttentionBlock }
+
+export interface T5Inputs {
+  /** Encoder token ids `[B, Ts]`, int32. */
+  inputIds: tf.Tensor2D;
+  /** 1 = token, 0 = padding, `[B, Ts]`; default all ones. */
+  attentionMask?: tf.Tensor2D;
+  /** Decoder token ids `[B, Tt]` (teacher forcing: the labels shifted right behind `decoder_start_token_id`). */
+  decoderInputIds: tf.Tensor2D;
+  /** `[B, Tt]`; default all ones (the decoder is causal either way). */
+  decoderAttentionMask?: tf.Tensor2D;
+}
+
+export interface T5ForwardOptions {
+  training?: boolean;
+  /** Also return every stack's hidden states, as Hugging Face does. Default false. */
+  outputHiddenStates?: boolean;
+  dropoutSeed?: number;
+}
+
+export interface T5Output {
+  /** `[B, Tt, vocab]`. */
+  logits: tf.Tensor3D;
+  /** With `outputHiddenStates`: embedding output, outputs of layers 0..n-2, final normalised output (per stack). */
+  encoderHiddenStates?: tf.Tensor3D[];
+  decoderHiddenStates?: tf.Tensor3D[];
+}
+
+let modelCounter = 0;
+
+export class T5Model extends TableModelBase<T5Config, { attention: AttentionBlock; mlp: MlpBlock }> {
+  readonly shared: tf.Variable;
+  readonly lmHead: tf.Variable | null;
+  readonly encoder: T5EncoderLayer[];
+  readonly decoder: T5DecoderLayer[];
+  readonly encoderBias: tf.Variable;
+  readonly decoderBias: tf.Variable;
+  readonly encoderFinalNorm: tf.Variable;
+  readonly decoderFinalNorm: tf.Variable;
+  /** Unused by T5 (two attentions per decoder layer): the blocks are listed by `attentionBlocks()`. */
+  readonly layers: { attention: AttentionBlock; mlp: MlpBlock }[] = [];
+
+  constructor(config: T5Config, init: ParameterInit, options: { dropoutSeed?: number } = {}) {
+    super(config, config.d_model, t5ParameterTable(config), init, `t5${++modelCounter}`, options.dropoutSeed);
+    const vars = this.vars;
+    const v = (name: string) => getVariable(vars, name);
+    const lin = (name: string): Linear => linearOf(vars, name);
+    const { gated, activation } = t5FeedForward(config.feed_forward_proj);
+    const lay = layout(config);
+    const heads = config.num_heads;
+    const ff = (stack: 'encoder' | 'decoder', l: number, p: string): T5Mlp => ({
+      block: mlpBlock(`${p}.DenseReluDense`, stack, l, activation, config.d_ff, {
+        input: lin(`${p}.DenseReluDense.${gated ? 'wi_1' : 'wi'}`), output: lin(`${p}.DenseReluDense.wo`),
+        ...(gated ? { gate: lin(`${p}.DenseReluDense.wi_0`) } : {}),
+      }),
+      norm: v(`${p}.layer_norm.weight`),
+    });
+    const attn = (stack: 'encoder' | 'decoder', kind: 'self' | 'cross', l: number, p: string): AttentionBlock => ({
+      ...attentionBlock(p, stack, l, lay, heads, { query: lin(`${p}.q`), key: lin(`${p}.k`), value: lin(`${p}.v`), output: lin(`${p}.o`) }),
+      kind,
+    });
+    this.shared = v('shared.weight');
+    this.lmHead = vars.get('lm_head.weight') ?? null;
+    this.encoder = Array.from({ length: config.num_layers }, (_, l) => {
+      const p = `${ENC}.block.${l}.layer`;
+      return { selfNorm: v(`${p}.0.layer_norm.weight`), self: attn('encoder', 'self', l, `${p}.0.SelfAttention`), ff: ff('encoder', l, `${p}.1`) };
+    });
+    this.decoder = Array.from({ length: config.num_decoder_layers }, (_, l) => {
+      const p = `${DEC}.block.${l}.layer`;
+      return {
+        selfNorm: v(`${p}.0.layer_norm.weight`), self: attn('decoder', 'self', l, `${p}.0.SelfAttention`),
+        crossNorm: v(`${p}.1.layer_norm.weight`), cross: attn('decoder', 'cross', l, `${p}.1.EncDecAttention`),
+        ff: ff('decoder', l, `${p}.2`),
+      };
+    });
+    this.encoderBias = v(`${ENC}.block.0.layer.0.SelfAttention.${BIAS}`);
+    this.decoderBias = v(`${DEC}.block.0.layer.0.SelfAttention.${BIAS}`);
+    this.encoderFinalNorm = v(`${ENC}.final_layer_norm.weight`);
+    this.decoderFinalNorm = v(`${DEC}.final_layer_norm.weight`);
+  }
+
+  /** A freshly initialised model, as Hugging Face's `_init_weights`. */
+  static random(config: T5Config, options: { seed?: number; dropoutSeed?: number } = {}): T5Model {
+    return new T5Model(config, tableInit(t5ParameterTable(config), options.seed ?? 0), options);
+  }
+
+  override attentionBlocks(): AttentionBlock[] {
+    return [...this.encoder.map((l) => l.self), ...this.decoder.flatMap((l) => [l.self, l.cross])];
+  }
+
+  override mlpBlocks(): MlpBlock[] {
+    return [...this.encoder.map((l) => l.ff.block), ...this.decoder.map((l) => l.ff.block)];
+  }
+
+  /** The config as the model is now (T5 does not record pruning yet). */
+  currentConfig(): T5Config {
+    return structuredClone(this.config);
+  }
+
+  /** `[1, heads, Tq, Tk]` relative-position bias of a stack's first layer. */
+  private positionBias(weight: tf.Variable, tq: number, tk: number, bidirectional: boolean): tf.Tensor {
+    const cfg = this.config;
+    const buckets = tf.tensor1d(bucketGrid(tq, tk, bidirectional, cfg.relative_attention_num_buckets, cfg.relative_attention_max_distance), 'int32');
+    const values = tf.gather(weight, buckets); // [Tq*Tk, heads]
+    return values.reshape([tq, tk, weight.shape[1] as number]).transpose([2, 0, 1]).expandDims(0);
+  }
+
+  private feedForward(ff: T5Mlp, h: tf.Tensor, training: boolean): tf.Tensor {
+    const cfg = this.config;
+    const x = rmsNorm(h, ff.norm, cfg.layer_norm_epsilon);
+    const rate = training ? cfg.dropout_rate : 0;
+    const block = ff.block;
+    let y: tf.Tensor;
+    if (rate <= 0) {
+      y = mlp(block, x);
+    } else {
+      // Hugging Face drops the hidden activations too (before `wo`).
+      let a = activate(linear(x, block.gate ?? block.input), block.activation);
+      if (block.gate) a = tf.mul(a, linear(x, block.input));
+      y = linear(this.dropout(a, rate, training), block.output);
+    }
+    return lean.add(h, this.dropout(y, cfg.dropout_rate, training));
+  }
+
+  /**
+   * `block` over the RMS-normalised stream, added back. `bias` is the stack's position bias over
+   * the original heads: a block with removed heads reads the columns of its surviving ones
+   * (`headIds`), as transformers' `position_bias_masked` does. The table itself keeps every head
+   * because the layers of a stack share it and may keep different heads.
+   */
+  private attend(block: AttentionBlock, norm: tf.Variable, h: tf.Tensor, mask: tf.Tensor, bias: tf.Tensor | null, training: boolean, context?: tf.Tensor): tf.Tensor {
+    const cfg = this.config;
+    const rate = cfg.dropout_rate;
+    const x = rmsNorm(h, norm, cfg.layer_norm_epsilon);
+    const positionBias = bias && block.numHeads < block.originalNumHeads ? tf.gather(bias, block.headIds, 1) : bias;
+    const a = attention(block, { x, context, additiveMask: mask, scale: 1, ...(positionBias ? { positionBias } : {}) },
+      training && rate > 0 ? { rate, seed: this.drawDropoutSeed() } : undefined);
+    return lean.add(h, this.dropout(a, rate, training));
+  }
+
+  /** Logits of the decoder inputs (teacher forcing) and, on request, every hidden state. */
+  forward(inputs: T5Inputs, options: T5ForwardOptions = {}): T5Output {
+    this.beginForward(options.dropoutSeed);
+    const training = options.training ?? false;
+    const keep = options.outputHiddenStates === true;
+    const cfg = this.config;
+    const rate = cfg.dropout_rate;
+    return tf.tidy(() => {
+      const [b, ts] = inputs.inputIds.shape;
+      const tt = inputs.decoderInputIds.shape[1];
+      if (inputs.decoderInputIds.shape[0] !== b) throw new Error(`decoderInputIds has ${inputs.decoderInputIds.shape[0]} rows, inputIds ${b}`);
+      const encMask = paddingToAdditiveMask(inputs.attentionMask ?? tf.ones([b, ts], 'int32'));
+      const encBias = this.positionBias(this.encoderBias, ts, ts, true);
+      let h: tf.Tensor = this.dropout(embeddingLookup(this.shared, inputs.inputIds), rate, training);
+      const encHidden: tf.Tensor[] = [h];
+      for (const layer of this.encoder) {
+        h = runLayer(h, keep, (x) => this.feedForward(layer.ff, this.attend(layer.self, layer.selfNorm, x, encMask, encBias, training), training));
+        if (keep) encHidden.push(h);
+      }
+      const encoded = this.dropout(rmsNorm(h, this.encoderFinalNorm, cfg.layer_norm_epsilon), rate, training);
+      if (keep) encHidden[encHidden.length - 1] = encoded;
+
+      const decMask = causalAdditiveMask(tt, inputs.decoderAttentionMask);
+      const decBias = this.positionBias(this.decoderBias, tt, tt, false);
+      let g: tf.Tensor = this.dropout(embeddingLookup(this.shared, inputs.decoderInputIds), rate, training);
+      const decHidden: tf.Tensor[] = [g];
+      for (const layer of this.decoder) {
+        g = runLayer(g, keep, (x) => {
+          const s = this.attend(layer.self, layer.selfNorm, x, decMask, decBias, training);
+          const c = this.attend(layer.cross, layer.crossNorm, s, encMask, null, training, encoded);
+          return this.feedForward(layer.ff, c, training);
+        });
+        if (keep) decHidden.push(g);
+      }
+      let out = this.dropout(rmsNorm(g, this.decoderFinalNorm, cfg.layer_norm_epsilon), rate, training);
+      if (keep) decHidden[decHidden.length - 1] = out;
+      // Tied output embedding: the decoder output is rescaled by d_model**-0.5 first (Mesh TensorFlow's convention).
+      if (!this.lmHead) out = lean.scale(out, cfg.d_model ** -0.5);
+      const logits = linear(out, { weight: this.lmHead ?? this.shared, bias: null }) as tf.Tensor3D;
+      return keep
+        ? { logits, encoderHiddenStates: encHidden as tf.Tensor3D[], decoderHiddenStates: decHidden as tf.Tensor3D[] }
+        : { logits };
+    });
+  }
+}
