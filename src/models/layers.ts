@@ -11,16 +11,24 @@ import * as lean from './lean';
 
 export { activate, activationGrad, gelu, geluTanh } from '../util/activations';
 
-/** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
-export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
+/**
+ * `product` (of `[N, in]` rows and `layer`) over the last dimension of `x`, any leading shape: the
+ * shape check and the reshapes around the 2-D products of `lean.ts`.
+ */
+function overLastAxis(x: tf.Tensor, layer: Linear, product: (x2: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor) => tf.Tensor): tf.Tensor {
   const lead = x.shape.slice(0, -1);
   const inDim = x.shape[x.shape.length - 1];
   const [outDim, wIn] = layer.weight.shape;
   if (wIn !== inDim) {
     throw new Error(`linear ${layer.weight.name}: input has ${inDim} features, weight is [${layer.weight.shape}]`);
   }
-  const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
-  return lean.reshape(lean.linear2d(x2, layer.weight as tf.Tensor2D, layer.bias ?? undefined), [...lead, outDim]);
+  const x2 = lean.reshape(x, [-1, inDim]) as tf.Tensor2D;
+  return lean.reshape(product(x2, layer.weight as tf.Tensor2D, layer.bias ?? undefined), [...lead, outDim]);
+}
+
+/** `x @ weight^T + bias` over the last dimension of `x` (any leading shape). */
+export function linear(x: tf.Tensor, layer: Linear): tf.Tensor {
+  return overLastAxis(x, layer, lean.linear2d);
 }
 
 /**
@@ -104,14 +112,8 @@ export function runLayer(input: tf.Tensor, keepInput: boolean, layer: (x: tf.Ten
  */
 export function mlp(block: MlpBlock, x: tf.Tensor): tf.Tensor {
   if (block.gate) return linear(tf.mul(activate(linear(x, block.gate), block.activation), linear(x, block.input)), block.output);
-  const pre = linear(x, block.input);
-  const lead = pre.shape.slice(0, -1);
-  const width = pre.shape[pre.shape.length - 1];
-  const [outDim, wIn] = block.output.weight.shape;
-  if (wIn !== width) throw new Error(`linear ${block.output.weight.name}: input has ${width} features, weight is [${block.output.weight.shape}]`);
-  const y = lean.activatedLinear2d(lean.reshape(pre, [-1, width]) as tf.Tensor2D, block.output.weight as tf.Tensor2D, block.output.bias ?? undefined,
-    (t) => activate(t, block.activation), (t, dy) => activationGrad(t, dy, block.activation));
-  return lean.reshape(y, [...lead, outDim]);
+  return overLastAxis(linear(x, block.input), block.output, (x2, w, bias) =>
+    lean.activatedLinear2d(x2, w, bias, (t) => activate(t, block.activation), (t, dy) => activationGrad(t, dy, block.activation)));
 }
 
 /** `[B, T]` padding mask of 1/0 to an additive `[B, 1, 1, T]` mask. */
