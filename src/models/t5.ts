@@ -1,6 +1,7 @@
 /**
  * T5 (`T5ForConditionalGeneration`) as transformers 4.57 computes it, with teacher forcing
- * (`decoder_input_ids` given).
+ * (`decoder_input_ids` given, `forward`) or one decoder position at a time over a key/value cache
+ * (`encode` then `decodeStep`, the `EncoderDecoderModel` that `generation.ts` searches with).
  *
  * An encoder and a decoder stack over one shared token embedding. Every sublayer is
  * pre-normalised by T5's RMS LayerNorm (a gain only: no mean subtraction, no bias) and added back
