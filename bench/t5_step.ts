@@ -135,8 +135,11 @@ async function main(): Promise<void> {
   }
   const threads = get('threads', '1');
   const fractions = get('fractions', '0,0.5,0.9').split(',').map(Number);
-  const rows: string[] = [];
   const ratios: string[] = [];
+  // Rows are printed as each configuration finishes, so that a long run shows its progress.
+  console.log(`T5-base shape (12+12 layers, d 768, vocab 32128); training batch ${batch} x (${src} source + ${tgt} target) tokens; greedy generation ${genBatch} inputs x ${src} tokens, ${newTokens} new tokens\n`);
+  console.log('| model | run | s/step | tokens/s | peak RSS MiB | generation ms/example |');
+  console.log('|---|---|---|---|---|---|');
   for (const f of fractions) {
     const { heads, dff } = keptShape(f);
     const self = spawnSync(process.execPath, [...process.execArgv, __filename, ...argv, '--ours-only', '--fraction', String(f)], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -148,15 +151,11 @@ async function main(): Promise<void> {
     const b = JSON.parse(py.stdout.trim().split('\n').pop()!);
     const shape = f === 0 ? 'dense (12 heads, MLP 3072)' : `${Math.round(f * 100)}% removed (${heads} heads, MLP ${dff})`;
     const row = (run: string, r: { seconds_per_step: number; tokens_per_second: number; max_rss_mib: number; generation_seconds_per_example: number }) =>
-      rows.push(`| ${shape} | ${run} | ${r.seconds_per_step.toFixed(2)} | ${Math.round(r.tokens_per_second)} | ${Math.round(r.max_rss_mib)} | ${(r.generation_seconds_per_example * 1000).toFixed(0)} |`);
+      console.log(`| ${shape} | ${run} | ${r.seconds_per_step.toFixed(2)} | ${Math.round(r.tokens_per_second)} | ${Math.round(r.max_rss_mib)} | ${(r.generation_seconds_per_example * 1000).toFixed(0)} |`);
     row(String(a.run), a);
     row(`PyTorch ${b.torch}, ${threads} thread${threads === '1' ? '' : 's'}`, b);
     ratios.push(`${shape}: tokens/s ours / PyTorch ${(a.tokens_per_second / b.tokens_per_second).toFixed(2)}, peak RSS ${(a.max_rss_mib / b.max_rss_mib).toFixed(2)}, generation latency ${(a.generation_seconds_per_example / b.generation_seconds_per_example).toFixed(2)}`);
   }
-  console.log(`T5-base shape (12+12 layers, d 768, vocab 32128); training batch ${batch} x (${src} source + ${tgt} target) tokens; greedy generation ${genBatch} inputs x ${src} tokens, ${newTokens} new tokens\n`);
-  console.log('| model | run | s/step | tokens/s | peak RSS MiB | generation ms/example |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
   console.log(`\n${ratios.join('\n')}\nload average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
 }
 
