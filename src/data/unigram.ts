@@ -127,8 +127,23 @@ export class UnigramModel {
     return out.reverse();
   }
 
+  /** Words seen before (natural text repeats its words; the crate keeps such a cache too). */
+  private readonly cache = new Map<string, { ids: number[]; tokens: string[] }>();
+
   /** Ids and pieces of a word: segments found in the vocabulary, else byte pieces (with `byte_fallback`), else unk. */
   encodeWord(word: string, ids: number[], tokens: string[]): void {
+    let hit = this.cache.get(word);
+    if (hit === undefined) {
+      hit = { ids: [], tokens: [] };
+      this.encodeUncached(word, hit.ids, hit.tokens);
+      if (this.cache.size >= 100_000) this.cache.clear();
+      this.cache.set(word, hit);
+    }
+    ids.push(...hit.ids);
+    tokens.push(...hit.tokens);
+  }
+
+  private encodeUncached(word: string, ids: number[], tokens: string[]): void {
     for (const seg of this.segment(word)) {
       const known = this.ids.get(seg);
       if (known !== undefined) {
@@ -286,12 +301,18 @@ export class UnigramTokenizer implements Tokenizer {
     return last && 'special' in last ? this.tokenToId(last.special) : undefined;
   }
 
+  /** The added tokens matched in raw text and in normalized text, by the form they are matched in. */
+  private addedForms?: [Map<string, AddedToken>, Map<string, AddedToken>];
+
   /** Cut `text` at added tokens of one kind (raw or normalized form), honouring lstrip/rstrip. */
   private cutAdded(text: string, normalized: boolean): { text: string; token?: AddedToken }[] {
-    const tokens = this.added.filter((t) => t.normalized === normalized);
-    const contents = normalized ? tokens.map((t) => this.normalize(t.content)) : tokens.map((t) => t.content);
-    const byContent = new Map(tokens.map((t, i) => [contents[i] as string, t]));
-    const parts = splitOnSpecialTokens(text, contents.filter((c) => c.length > 0));
+    this.addedForms ??= [false, true].map((norm) => new Map(this.added
+      .filter((t) => t.normalized === norm)
+      .map((t) => [norm ? this.normalize(t.content) : t.content, t] as const)
+      .filter(([c]) => c.length > 0))) as [Map<string, AddedToken>, Map<string, AddedToken>];
+    const byContent = this.addedForms[normalized ? 1 : 0];
+    if (byContent.size === 0 || text.length === 0) return [{ text }];
+    const parts = splitOnSpecialTokens(text, [...byContent.keys()]);
     const out: { text: string; token?: AddedToken }[] = [];
     parts.forEach((p, i) => {
       if (!p.special) {
