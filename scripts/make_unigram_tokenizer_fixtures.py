@@ -20,7 +20,11 @@ fixture texts alone, in pairs and truncated, and the decoded texts.
                                        reference: tokenizers.Tokenizer
 
 Decoded texts are those of the Rust tokenizer (`backend_tokenizer.decode`), with and without the
-special tokens: transformers' `decode` adds only its optional clean-up of spaces on top.
+special tokens, and transformers' `decode` with its clean-up of spaces before punctuation.
+
+The `tokenizers` trainer sums scores in parallel, so a rerun may change the last digit of some
+piece scores (and, rarely, a segmentation); expected.json is rewritten with them, so the files
+always agree.
 
 Usage: pip install -r scripts/requirements.txt && python3 scripts/make_unigram_tokenizer_fixtures.py
 """
@@ -80,6 +84,7 @@ TEXTS = [
     "control\u0001chars\u007f here",
     "A literal </s> inside, <pad> and <extra_id_0> too.",
     "x",
+    "Spaces before , and . and ! and ? ; it is n't, I 'm, it 's, we 've, they 're and ' quoted ' .",
     "summarize: studies have shown that owning a dog is good for you",
     "translate German to English: Das Haus ist wunderbar.",
     "UPPER lower MiXeD Qq Zz",
@@ -89,16 +94,19 @@ TEXTS = [
 ]
 # No empty second text: T5TokenizerFast.__call__ drops an empty text_pair (a quirk of its Python
 # wrapper, see src/data/tokenizer.ts), which the library does not follow.
-PAIRS = [(TEXTS[0], TEXTS[1]), (TEXTS[2], TEXTS[14]), (TEXTS[15], TEXTS[16])]
+PAIRS = [(TEXTS[0], TEXTS[1]), (TEXTS[2], TEXTS[14]), (TEXTS[16], TEXTS[17])]
 MAX_LENGTHS = [1, 4, 9]
 
 
-def expected(encode, decode, vocab_size: int) -> dict:
-    """encode(a, b=None, max_length=None) -> (ids, tokens); decode(ids, skip) -> str."""
+def expected(encode, decode, vocab_size: int, clean=None) -> dict:
+    """encode(a, b=None, max_length=None) -> (ids, tokens); decode(ids, skip) -> str;
+    clean(ids) -> transformers' decode with clean_up_tokenization_spaces=True."""
     single = []
     for t in TEXTS:
         ids, tokens = encode(t)
         single.append({"text": t, "ids": ids, "tokens": tokens, "decoded": decode(ids, True), "decoded_special": decode(ids, False)})
+        if clean is not None:
+            single[-1]["decoded_clean"] = clean(ids)
     return {
         "transformers_version": transformers.__version__,
         "tokenizers_version": tokenizers.__version__,
@@ -116,7 +124,8 @@ def hf_expected(tok: T5TokenizerFast) -> dict:
         ids = tok(a, b, **kw)["input_ids"] if b is not None else tok(a, **kw)["input_ids"]
         return ids, tok.convert_ids_to_tokens(ids)
 
-    return expected(encode, lambda ids, skip: tok.backend_tokenizer.decode(ids, skip_special_tokens=skip), len(tok))
+    return expected(encode, lambda ids, skip: tok.backend_tokenizer.decode(ids, skip_special_tokens=skip), len(tok),
+                    lambda ids: tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True))
 
 
 def rust_expected(tok: Tokenizer) -> dict:

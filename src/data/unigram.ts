@@ -211,6 +211,17 @@ export interface UnigramTokenizerOptions {
 export interface UnigramDecodeOptions {
   /** Drop special added tokens (`<pad>`, `</s>`, ...). Default true. */
   skipSpecialTokens?: boolean;
+  /**
+   * `transformers`' clean-up of English tokenization spaces (` .` -> `.`, ` n't` -> `n't`, ...).
+   * Default: `clean_up_tokenization_spaces` of `tokenizer_config.json`, else false (4.57's default).
+   */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+/** `PreTrainedTokenizerBase.clean_up_tokenization`. */
+export function cleanUpTokenization(text: string): string {
+  const rules: [string, string][] = [[' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"]];
+  return rules.reduce((t, [from, to]) => t.split(from).join(to), text);
 }
 
 export class UnigramTokenizer implements Tokenizer {
@@ -231,6 +242,7 @@ export class UnigramTokenizer implements Tokenizer {
   private readonly single: Piece[];
   private readonly pair: Piece[];
   private readonly source: string;
+  private readonly cleanUp: boolean;
 
   /** From a parsed `tokenizer.json` and `tokenizer_config.json` (`{}` when absent). */
   constructor(tokenizerJson: Json, config: Json = {}, options: UnigramTokenizerOptions = {}) {
@@ -257,6 +269,7 @@ export class UnigramTokenizer implements Tokenizer {
       this.addedByContent.set(t.content, t);
     }
     this.modelMaxLength = options.modelMaxLength ?? configMaxLength(config) ?? 512;
+    this.cleanUp = config['clean_up_tokenization_spaces'] === true;
     const id = (name: string | undefined): number | undefined => (name === undefined ? undefined : this.tokenToId(name));
     const eos = id(tokenName(config, 'eos_token') ?? '</s>') ?? this.lastTemplateSpecial();
     if (eos === undefined) throw new Error(`${source}: no end-of-sequence token (eos_token of tokenizer_config.json, or </s>) in the vocabulary`);
@@ -377,7 +390,10 @@ export class UnigramTokenizer implements Tokenizer {
     return this.addedById.get(id)?.content ?? this.model.pieces[id];
   }
 
-  /** Text of ids, as `tokenizers`' `Tokenizer.decode`: special added tokens dropped by default, then the decoder. */
+  /**
+   * Text of ids, as `transformers`' `decode`: the Rust `Tokenizer.decode` (special added tokens
+   * dropped by default, then the decoder), then the optional clean-up of spaces.
+   */
   decode(ids: readonly number[], options: UnigramDecodeOptions = {}): string {
     const skip = options.skipSpecialTokens ?? true;
     const tokens: string[] = [];
@@ -387,7 +403,8 @@ export class UnigramTokenizer implements Tokenizer {
       const tok = this.idToToken(id);
       if (tok !== undefined) tokens.push(tok);
     }
-    return this.decodeTokens(tokens);
+    const text = this.decodeTokens(tokens);
+    return (options.cleanUpTokenizationSpaces ?? this.cleanUp) ? cleanUpTokenization(text) : text;
   }
 
   /** The template's pieces around the (truncated) sequences. */

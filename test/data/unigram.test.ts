@@ -10,7 +10,7 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 interface Expected {
   vocab_size: number;
-  single: { text: string; ids: number[]; tokens: string[]; decoded: string; decoded_special: string }[];
+  single: { text: string; ids: number[]; tokens: string[]; decoded: string; decoded_special: string; decoded_clean?: string }[];
   pair: { a: string; b: string; ids: number[] }[];
   truncated: { a: string; b: string | null; max_length: number; ids: number[] }[];
 }
@@ -53,6 +53,7 @@ for (const fixture of FIXTURE_NAMES) {
       for (const e of expected.single) {
         expect(tok.decode(e.ids), JSON.stringify(e.text)).toBe(e.decoded);
         expect(tok.decode(e.ids, { skipSpecialTokens: false }), JSON.stringify(e.text)).toBe(e.decoded_special);
+        if (e.decoded_clean !== undefined) expect(tok.decode(e.ids, { cleanUpTokenizationSpaces: true }), JSON.stringify(e.text)).toBe(e.decoded_clean);
       }
     });
   });
