@@ -13,6 +13,8 @@ fixture texts alone, in pairs and truncated, and the decoded texts.
                                        T5Converter, so the file has T5's own layout: the
                                        Precompiled character map, Strip, Replace, Metaspace;
                                        reference: T5TokenizerFast
+                                       (expected.json's legacy_layout: the same vocabulary in
+                                       the layout of older T5 files, see legacy_layout)
   test/fixtures/tokenizer-unigram-t5-first/  the same with legacy=False: prepend_scheme "first"
   test/fixtures/tokenizer-unigram-bytes/ the first one with 256 <0xXX> pieces and byte_fallback,
                                        a Llama-style normalizer (Prepend, Replace) and decoder
@@ -147,6 +149,24 @@ def write_expected(out: str, data: dict) -> None:
     print(f"wrote {out}", file=sys.stderr)
 
 
+def legacy_layout(path: str) -> dict:
+    """The layout of T5 tokenizer.json files written by older `tokenizers` releases (as on the hub
+    for t5-small): the Precompiled map alone, WhitespaceSplit before Metaspace, and Metaspace's
+    `add_prefix_space` instead of `prepend_scheme`. Reference: the `tokenizers` package."""
+    with open(path) as f:
+        spec = json.load(f)
+    changes = {
+        "normalizer": spec["normalizer"]["normalizers"][0],
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "▁", "add_prefix_space": True}]},
+        "decoder": {"type": "Metaspace", "replacement": "▁", "add_prefix_space": True},
+    }
+    tok = Tokenizer.from_str(json.dumps({**spec, **changes}))
+    single = [{"text": t, "ids": tok.encode(t).ids} for t in TEXTS]
+    for e in single:
+        e["decoded"] = tok.decode(e["ids"], skip_special_tokens=True)
+    return {"pre_tokenizer": changes["pre_tokenizer"], "decoder": changes["decoder"], "single": single}
+
+
 def trained_unigram() -> Tokenizer:
     tok = Tokenizer(Unigram())
     tok.normalizer = normalizers.Sequence([normalizers.Nmt(), normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
@@ -194,7 +214,10 @@ def main() -> None:
         config["add_prefix_space"] = None
         with open(config_path, "w") as f:
             json.dump(config, f, ensure_ascii=False, indent=2)
-        write_expected(out, hf_expected(T5TokenizerFast.from_pretrained(out)))
+        data = hf_expected(T5TokenizerFast.from_pretrained(out))
+        if legacy:
+            data["legacy_layout"] = legacy_layout(os.path.join(out, "tokenizer.json"))
+        write_expected(out, data)
 
     # 3. Byte fallback: the first vocabulary plus 256 byte pieces, Llama's normalizer and decoder.
     spec = json.loads(base.to_str())

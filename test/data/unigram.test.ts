@@ -59,6 +59,22 @@ for (const fixture of FIXTURE_NAMES) {
   });
 }
 
+describe("older T5 files' layout (Precompiled alone, WhitespaceSplit + Metaspace with add_prefix_space)", () => {
+  const dir = path.join(FIXTURES, 'tokenizer-unigram-t5');
+  const legacy = (JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as {
+    legacy_layout: { pre_tokenizer: unknown; decoder: unknown; single: { text: string; ids: number[]; decoded: string }[] };
+  }).legacy_layout;
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+  const tok = new UnigramTokenizer({ ...json, normalizer: json.normalizer.normalizers[0], pre_tokenizer: legacy.pre_tokenizer, decoder: legacy.decoder }, config);
+  it('ids and decoded texts equal the tokenizers package', () => {
+    for (const e of legacy.single) {
+      expect(tok.encode(e.text, { maxLength: 10_000 }).inputIds, JSON.stringify(e.text)).toEqual(e.ids);
+      expect(tok.decode(e.ids), JSON.stringify(e.text)).toBe(e.decoded);
+    }
+  });
+});
+
 describe('Unigram model', () => {
   // The example of the `tokenizers` crate's documentation of Unigram::encode.
   const model = new UnigramModel([['<unk>', 0], ['a', 0], ['b', 0], ['c', 0], ['d', 0], ['cd', 1], ['ab', 2], ['abc', 5], ['abcd', 10]], 0, false);
