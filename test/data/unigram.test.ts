@@ -87,6 +87,10 @@ describe('Unigram model', () => {
     // Both a|bc and ab|c score -3; a|bc reaches the end first (from start 1), ab|c later ties.
     expect(tie.segment('abc')).toEqual(['a', 'bc']);
   });
+  it('scores an unknown character 10 below the lowest piece (outputs of the tokenizers package)', () => {
+    // x|yz needs one unknown: -12 - 10 - 1 = -23 loses to xy|z = -20 (without the penalty, -13 would win).
+    expect(new UnigramModel([['<unk>', 0], ['xy', -10], ['z', -10], ['yz', -1], ['q', -12]], 0, false).segment('xyz')).toEqual(['xy', 'z']);
+  });
   it('spells unknown text as byte pieces with byte fallback, else as unk', () => {
     const vocab: [string, number][] = [['<unk>', 0], ['a', -1]];
     for (let b = 0; b < 256; b++) vocab.push([`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, -5]);
