@@ -93,6 +93,7 @@ TEXTS = [
     "€100 £50 ¥30 ½ ¼ ² ³",
     "unknown chars: ☃ ♞ ⚡ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
     "<extra_id_0>word right after a sentinel<extra_id_1> and </s>end",
+    "ZWJ 👩‍👩‍👧 flag 🇩🇪 Hangul 한국어 é̂ नमस्ते ﷺ ㌀ Ⅻ ｶﾞ ▁marker",
 ]
 # No empty second text: T5TokenizerFast.__call__ drops an empty text_pair (a quirk of its Python
 # wrapper, see src/data/tokenizer.ts), which the library does not follow.
@@ -100,13 +101,14 @@ PAIRS = [(TEXTS[0], TEXTS[1]), (TEXTS[2], TEXTS[14]), (TEXTS[16], TEXTS[17])]
 MAX_LENGTHS = [1, 4, 9]
 
 
-def expected(encode, decode, vocab_size: int, clean=None) -> dict:
+def expected(encode, decode, vocab_size: int, normalize, clean=None) -> dict:
     """encode(a, b=None, max_length=None) -> (ids, tokens); decode(ids, skip) -> str;
-    clean(ids) -> transformers' decode with clean_up_tokenization_spaces=True."""
+    normalize(text) -> the normalizer's output; clean(ids) -> transformers' decode with
+    clean_up_tokenization_spaces=True."""
     single = []
     for t in TEXTS:
         ids, tokens = encode(t)
-        single.append({"text": t, "ids": ids, "tokens": tokens, "decoded": decode(ids, True), "decoded_special": decode(ids, False)})
+        single.append({"text": t, "normalized": normalize(t), "ids": ids, "tokens": tokens, "decoded": decode(ids, True), "decoded_special": decode(ids, False)})
         if clean is not None:
             single[-1]["decoded_clean"] = clean(ids)
     return {
@@ -127,7 +129,7 @@ def hf_expected(tok: T5TokenizerFast) -> dict:
         return ids, tok.convert_ids_to_tokens(ids)
 
     return expected(encode, lambda ids, skip: tok.backend_tokenizer.decode(ids, skip_special_tokens=skip), len(tok),
-                    lambda ids: tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True))
+                    tok.backend_tokenizer.normalizer.normalize_str, lambda ids: tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True))
 
 
 def rust_expected(tok: Tokenizer) -> dict:
@@ -140,7 +142,8 @@ def rust_expected(tok: Tokenizer) -> dict:
         tok.no_truncation()
         return e.ids, e.tokens
 
-    return expected(encode, lambda ids, skip: tok.decode(ids, skip_special_tokens=skip), tok.get_vocab_size(with_added_tokens=True))
+    return expected(encode, lambda ids, skip: tok.decode(ids, skip_special_tokens=skip), tok.get_vocab_size(with_added_tokens=True),
+                    tok.normalizer.normalize_str)
 
 
 def write_expected(out: str, data: dict) -> None:

@@ -4,13 +4,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../src/data';
 import { UnigramModel, UnigramTokenizer } from '../../src/data/unigram';
-import { PrecompiledCharsmap } from '../../src/data/unigramNormalize';
+import { makeNormalizer, PrecompiledCharsmap } from '../../src/data/unigramNormalize';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 interface Expected {
   vocab_size: number;
-  single: { text: string; ids: number[]; tokens: string[]; decoded: string; decoded_special: string; decoded_clean?: string }[];
+  single: { text: string; normalized: string; ids: number[]; tokens: string[]; decoded: string; decoded_special: string; decoded_clean?: string }[];
   pair: { a: string; b: string; ids: number[] }[];
   truncated: { a: string; b: string | null; max_length: number; ids: number[] }[];
 }
@@ -40,6 +40,11 @@ for (const fixture of FIXTURE_NAMES) {
         expect(got.map((i) => tok.idToToken(i))).toEqual(e.tokens);
       }
     });
+    it("normalizes as the file's normalizer does (NFKC or T5's Precompiled map, grapheme clusters, spaces)", () => {
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+      const normalize = makeNormalizer(json.normalizer, fixture);
+      for (const e of expected.single) expect(normalize(e.text), JSON.stringify(e.text)).toBe(e.normalized);
+    });
     it('pairs', () => {
       for (const e of expected.pair) expect(tok.encodePair(e.a, e.b, { maxLength: 10_000 }).inputIds).toEqual(e.ids);
     });
@@ -62,7 +67,7 @@ for (const fixture of FIXTURE_NAMES) {
 describe("older T5 files' layout (Precompiled alone, WhitespaceSplit + Metaspace with add_prefix_space)", () => {
   const dir = path.join(FIXTURES, 'tokenizer-unigram-t5');
   const legacy = (JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as {
-    legacy_layout: { pre_tokenizer: unknown; decoder: unknown; single: { text: string; ids: number[]; decoded: string }[] };
+    legacy_layout: { pre_tokenizer: unknown; decoder: unknown; single: { text: string; normalized: string; ids: number[]; decoded: string }[] };
   }).legacy_layout;
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
