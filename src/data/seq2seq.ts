@@ -22,6 +22,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { corpusBleu } from './bleu';
 import { parseDelimited, type DelimitedField } from './delimited';
 import { jsonErrorColumn, labelledFileFormat, LabelledFileError } from './labelledFile';
+import { loadTokenizer, type LoadTokenizerOptions } from './loadTokenizer';
 import { corpusRouge } from './rouge';
 import type { Tokenizer } from './tokenizer';
 import { UnigramTokenizer } from './unigram';
@@ -30,6 +31,20 @@ import { UnigramTokenizer } from './unigram';
 export interface Seq2seqTokenizer extends Tokenizer {
   /** Text of ids; special tokens (pad, `</s>`, ...) dropped unless `skipSpecialTokens` is false. */
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+}
+
+/** True when a tokenizer can decode (T5's Unigram tokenizer can; WordPiece and BPE here cannot). */
+export function isSeq2seqTokenizer(tokenizer: Tokenizer): tokenizer is Seq2seqTokenizer {
+  return typeof (tokenizer as Partial<Seq2seqTokenizer>).decode === 'function';
+}
+
+/** A checkpoint directory's tokenizer for a seq2seq model, or an error naming the directory. */
+export function loadSeq2seqTokenizer(dir: string, options: LoadTokenizerOptions = {}): Seq2seqTokenizer {
+  const tokenizer = loadTokenizer(dir, options);
+  if (!isSeq2seqTokenizer(tokenizer)) {
+    throw new Error(`${dir}: its tokenizer (${tokenizer.constructor.name}) cannot turn ids back into text; a seq2seq model needs a tokenizer.json with a Unigram model, as T5's`);
+  }
+  return tokenizer;
 }
 
 export type Seq2seqFormat = 'csv' | 'tsv' | 'jsonl' | 'parallel';

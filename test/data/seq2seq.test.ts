@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  builtinSeq2seqTask, BUILTIN_SEQ2SEQ_PREFIX, LABEL_PAD_ID, loadTokenizer, makeSeq2seqBatches, padSeq2seqBatch, readSeq2seqFile,
+  builtinSeq2seqTask, BUILTIN_SEQ2SEQ_PREFIX, LABEL_PAD_ID, loadSeq2seqTokenizer, loadTokenizer, makeSeq2seqBatches, padSeq2seqBatch, readSeq2seqFile,
   seq2seqFileTask, seq2seqMetrics, SEQ2SEQ_TASK_DIR, shiftRight, UnigramTokenizer, type Seq2seqFileTaskOptions, type Seq2seqFiles,
 } from '../../src/data';
 
@@ -82,6 +82,14 @@ describe('metrics equal rouge_score (stemmer) and sacrebleu, x100, on trimmed te
       for (const [k, v] of Object.entries(m[kind])) expect(got[k], k).toBeCloseTo(v, 9);
     });
   }
+});
+
+describe('loadSeq2seqTokenizer', () => {
+  it("loads T5's tokenizer and refuses one that cannot decode, naming the directory", () => {
+    expect(loadSeq2seqTokenizer(SEQ2SEQ_TASK_DIR).decode([23, 1])).toBe('four');
+    const bert = path.join(FIXTURES, 'tokenizer');
+    expect(() => loadSeq2seqTokenizer(bert)).toThrow(`${bert}: its tokenizer (HfTokenizer) cannot turn ids back into text`);
+  });
 });
 
 describe('shiftRight', () => {
