@@ -55,6 +55,29 @@ for (const c of expected.cases) {
   });
 }
 
+describe('files are read in pieces of whole records', () => {
+  // Pieces of a few bytes cut inside quoted fields with line breaks, doubled quotes and UTF-8
+  // characters: the rows must not change.
+  for (const c of expected.cases) {
+    it(c.name, () => {
+      const files = inFixtures(c.options.train);
+      const whole = readSeq2seqFile(files, c.options);
+      for (const bytes of [1, 7, 64]) expect(readSeq2seqFile(files, c.options, bytes), `${bytes} bytes`).toEqual(whole);
+    });
+  }
+  it('errors still name the line of the whole file', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neuroprune-seq2seq-'));
+    const csv = path.join(tmp, 'big.csv');
+    fs.writeFileSync(csv, 'article,highlights\n' + '"a, ""b""\nc",d\n'.repeat(20) + 'x,y,z\n');
+    expect(() => readSeq2seqFile(csv, {}, 16)).toThrow(`${csv}:42:5: expected 2 fields (as the header), found 3`);
+    fs.writeFileSync(csv, 'article,highlights\n' + 'a,b\n'.repeat(30) + '"a"b,c\n');
+    expect(() => readSeq2seqFile(csv, {}, 16)).toThrow(`${csv}:32:4: unexpected "b" after the closing quote`);
+    const jsonl = path.join(tmp, 'big.jsonl');
+    fs.writeFileSync(jsonl, '{"article": "ä", "highlights": "b"}\n'.repeat(25) + '{"article": 1, "highlights": "b"}\n');
+    expect(() => readSeq2seqFile(jsonl, {}, 16)).toThrow(`${jsonl}:26:"article": expected a string, found 1`);
+  });
+});
+
 describe('task defaults', () => {
   it('CNN/DailyMail columns and summarization metrics for a CSV, translation for parallel files', () => {
     const csv = seq2seqFileTask({ dev: path.join(DIR, 'news.csv') }, tokenizer);
