@@ -13,8 +13,9 @@
  *   stem with `format: 'parallel'` whose files end in the two columns as extensions
  *   (`train` + columns `de`, `en` -> `train.de`, `train.en`; fairseq's and IWSLT's layout).
  *
- * Every error names the file, the line and the column (CSV/TSV: 1-based character; JSONL: the
- * key) and what to do.
+ * Files are read in pieces of whole records (a 1.2 GB CNN/DailyMail CSV is more than one V8
+ * string can hold). Every error names the file, the line and the column (CSV/TSV: 1-based
+ * character; JSONL: the key) and what to do.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
