@@ -85,8 +85,12 @@ export function substituteGates(model: PrunableModel, gates: ModelGates): Substi
   const hidden = gates.hidden;
   checkLength(hidden, model.hiddenSize, 'the hidden gate');
   try {
-    attention.forEach((block, i) => gateAttention(block, gates.attention[i], hidden, put));
-    mlps.forEach((block, i) => gateMlp(block, gates.mlp[i], hidden, put));
+    // The tidy frees the intermediate products (a tape, if one records, keeps what it needs).
+    tf.tidy(() => {
+      attention.forEach((block, i) => gateAttention(block, gates.attention[i], hidden, put));
+      mlps.forEach((block, i) => gateMlp(block, gates.mlp[i], hidden, put));
+      return created;
+    });
   } catch (e) {
     restoreAll(saved);
     tf.dispose(created);
@@ -109,10 +113,10 @@ function gateAttention(block: AttentionBlock, g: AttentionGates | undefined, hid
   if (block.kind !== 'self') throw new Error(`gates: ${block.name} is a ${block.kind}-attention; structured gates support self-attention blocks only`);
   checkLength(g?.heads, block.numHeads, `the head gate of ${block.name}`);
   if (block.numHeads === 0) return;
-  const readGate = hidden ? tf.tidy(() => (block.inputIndex ? tf.gather(hidden, block.inputIndex) : hidden)) : undefined;
+  // The model dimensions this block reads (compaction may have removed some).
+  const readGate = hidden && block.inputIndex ? tf.gather(hidden, block.inputIndex) : hidden;
   if (readGate) {
     for (const l of [block.query, block.key, block.value]) put(l, 'weight', tf.mul(l.weight, tf.reshape(readGate, [1, -1])));
-    readGate.dispose();
   }
   // Output weight [d, h*dh]: columns by head and layer gate, rows by the hidden gate.
   let col: tf.Tensor | undefined;
