@@ -21,7 +21,7 @@
  * only the final, pruned model is an ordinary checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic';
 import type { PrunableModel } from '../models/blocks';
@@ -188,6 +188,8 @@ export async function trainBaseline<M extends Model<B>, B>(run: BaselineRun<M, B
   if (runDir) {
     if (latestCheckpoint(runDir)) throw new Error(`${runDir} already holds a run; a ${method.kind} run cannot be resumed: choose another --out`);
     mkdirSync(runDir, { recursive: true });
+    // Lines of an interrupted attempt (it left no checkpoint): this run starts again.
+    rmSync(logPath(runDir), { force: true });
     writeFileAtomic(optionsPath(runDir), JSON.stringify({ options, method, setup: run.setup ?? {}, stepsPerEpoch }, null, 2) + '\n');
   }
   const rng = mulberry32(deriveSeed(options.seed, 0x6a7e));

@@ -15,7 +15,7 @@ describe('hard concrete', () => {
     const n = 200_000;
     for (const a of [-2, 0, 0.7, 3]) {
       const z = tf.tidy(() => sampleGates(tf.fill([n], a), uniformNoise([n], mulberry32(7))));
-      const data = z.dataSync();
+      const data = Array.from(z.dataSync());
       z.dispose();
       const open = data.reduce((s, v) => s + (v !== 0 ? 1 : 0), 0) / n;
       const closedForm = 1 / (1 + Math.exp(-(a - HARD_CONCRETE.temperature * Math.log(0.1 / 1.1))));
@@ -70,7 +70,7 @@ describe('Gumbel-soft top-k', () => {
     for (const k of [1, 3, 5, 8]) {
       for (const t of [1000, 1, 0.1, 1e-8]) {
         const m = tf.tidy(() => gumbelSoftTopK(w, k, t, gumbelNoise(8, mulberry32(k * 31 + Math.round(Math.log(t))))));
-        const v = m.dataSync();
+        const v = Array.from(m.dataSync());
         m.dispose();
         expect(v.reduce((a, b) => a + b, 0)).toBeCloseTo(k, 4);
         // (At moderate temperatures an entry may exceed 1: the relaxation bounds the sum, not each entry.)

@@ -28,15 +28,26 @@ describe('CoFI Lagrangian', () => {
     const gates = r.epochs.map((e) => e.pruning as unknown as BaselineGateRecord);
     // The warm-up (64 steps): the first epoch's last step (its 31st after the start) aims at 31/64 of the target.
     expect(gates[0].target).toBeCloseTo((target * 31) / 64, 6);
-    console.log('expected sparsity per epoch', gates.map((g) => g.expectedSparsity!.toFixed(3)).join(' '));
     const last = gates[gates.length - 1];
     expect(last.target).toBe(target);
     expect(Math.abs(last.expectedSparsity! - target)).toBeLessThan(0.02);
     // Without the multipliers' push nothing would close: the run starts near 12% (the neurons' initial droprate).
     expect(gates[0].expectedSparsity!).toBeLessThan(0.4);
-    // The removed model's sparsity (the toolkit's count of the prunable weights) lands near it too.
-    const s = r.epochs[r.epochs.length - 1].sparsity as { unstructured: number };
-    expect(Math.abs(s.unstructured - target)).toBeLessThan(0.05);
+    // The removed model is what the deterministic gates keep: the toolkit's count of its zero
+    // prunable weights against the count of the closed structures (per hidden dimension left: 4 dh
+    // per open head, 2 per open neuron). On a model this small one hidden dimension is 1/16 of the weights,
+    // so the rounding of the deterministic gates moves the result by several points from the
+    // expected sparsity; on BERT-base one dimension is 1/768.
+    const final = gates[gates.length - 1];
+    const s = r.epochs[r.epochs.length - 1].sparsity as { unstructured: number; parametersDense: number };
+    const hidden = final.hiddenOpen!;
+    const remaining = hidden * (final.headsOpen!.reduce((a, h) => a + h * 4 * 4, 0) + final.neuronsOpen!.reduce((a, n) => a + 2 * n, 0));
+    const dense = 2 * (4 * 16 * 16 + 2 * 16 * 32);
+    // At least the closed structures are zero; open gates with a low location keep a soft value
+    // (sigmoid(logAlpha / T * 0.8), 0.004 at the clamp) that takes some weights below eps too.
+    expect(s.unstructured).toBeGreaterThan(1 - remaining / dense - 0.005);
+    expect(s.unstructured - (1 - remaining / dense)).toBeLessThan(0.05);
+    expect(Math.abs(s.unstructured - target)).toBeLessThan(0.1);
     r.model.dispose();
   });
 });
