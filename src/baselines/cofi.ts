@@ -59,7 +59,9 @@ export class CofiGates {
     if (!(p > 0 && p < 1)) throw new Error(`CoFI droprateInit must be in (0, 1), got ${p}`);
     const neuronMean = Math.log(1 - p) - Math.log(p);
     const tag = `cofi${++counter}`;
-    const init = (n: number, mean: number, name: string) => tf.variable(tf.tensor1d(jitter(n, mean, rng)), true, `${tag}/${name}`);
+    // tf.variable keeps its own reference to the data: the initial tensor is disposed after.
+    const variable = (t: tf.Tensor, name: string) => { const v = tf.variable(t, true, `${tag}/${name}`); t.dispose(); return v; };
+    const init = (n: number, mean: number, name: string) => variable(tf.tensor1d(jitter(n, mean, rng)), name);
     this.shape = { heads: attention.map((b) => b.numHeads), headSize: attention.map((b) => b.headSize), widths: mlps.map((b) => b.input.weight.shape[0]), hiddenSize: model.hiddenSize };
     // Gates of structures that are not pruned are fixed open: a constant 1, no variable.
     this.head = on('head') ? attention.map((b, l) => init(b.numHeads, 10, `head.${l}`)) : [];
@@ -67,8 +69,8 @@ export class CofiGates {
     this.intermediate = on('intermediate') ? mlps.map((b, l) => init(b.input.weight.shape[0], neuronMean, `intermediate.${l}`)) : [];
     this.mlp = on('mlp') ? init(mlps.length, 10, 'mlp') : null;
     this.hidden = on('hidden') ? init(model.hiddenSize, 10, 'hidden') : null;
-    this.lambda1 = tf.variable(tf.scalar(0), true, `${tag}/lambda_1`);
-    this.lambda2 = tf.variable(tf.scalar(0), true, `${tag}/lambda_2`);
+    this.lambda1 = variable(tf.scalar(0), 'lambda_1');
+    this.lambda2 = variable(tf.scalar(0), 'lambda_2');
   }
 
   /** The gate locations under stable names (for the optimizer). */

@@ -31,7 +31,9 @@ export class DspGates {
     const rng = mulberry32(deriveSeed(options.seed ?? 0, 0xd5b));
     const maxHeads = Math.max(...this.heads);
     const bound = Math.sqrt(6 / (this.heads.length + maxHeads));
-    this.logits = tf.variable(tf.tensor1d(Array.from({ length: total }, () => (2 * rng.next() - 1) * bound)), true, `dsp${++counter}/w`);
+    const init = tf.tensor1d(Array.from({ length: total }, () => (2 * rng.next() - 1) * bound));
+    this.logits = tf.variable(init, true, `dsp${++counter}/w`);
+    init.dispose();
   }
 
   gateVariables(): Map<string, tf.Variable> {

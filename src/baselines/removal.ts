@@ -30,7 +30,9 @@ export function keepHeads(block: AttentionBlock, keep: readonly number[]): Struc
     if (!old) return;
     const shape = old.shape.slice();
     shape[axis] = 0;
-    const next = replaceVariable(old, tf.zeros(shape));
+    const empty = tf.zeros(shape);
+    const next = replaceVariable(old, empty);
+    empty.dispose();
     layer[key] = next;
     changes.push({ variable: old, replacement: next, axis, kept: [] });
   };

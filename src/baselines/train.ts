@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic';
 import type { PrunableModel } from '../models/blocks';
 import { AdamW } from '../train/adamw';
-import { clipByGlobalNorm, globalNorm } from '../train/clip';
+import { clipByGlobalNorm, squaredGlobalNorm } from '../train/clip';
 import { variableGrads } from '../train/gradients';
 import { appendJsonl } from '../train/jsonl';
 import type { TrainOptions } from '../train/options';
@@ -255,7 +255,10 @@ export async function trainBaseline<M extends Model<B>, B>(run: BaselineRun<M, B
         const named = new Map(Object.entries(grads).map(([k, g]) => [byTf.get(k)!, g]));
         const modelGrads = new Map([...named].filter(([n]) => params.has(n) || (dsp !== null && gateVars.has(n))));
         const [taskLoss, expected] = kept.map((t) => t.dataSync()[0]);
-        const norm = globalNorm(modelGrads.values());
+        // (Not clip.ts's globalNorm, which leaves its scalar behind.)
+        const squared = squaredGlobalNorm(modelGrads.values());
+        const norm = Math.sqrt(squared.dataSync()[0]);
+        squared.dispose();
         if (!Number.isFinite(taskLoss) || !Number.isFinite(norm)) {
           tf.dispose([value, ...kept, ...named.values()]);
           throw new Error(`${method.kind}: loss ${taskLoss}, gradient norm ${norm} at epoch ${epoch + 1}, step ${step + 1}: not finite; nothing was applied`);
