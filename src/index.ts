@@ -26,6 +26,8 @@ export * from './train/taskData';
 export * from './train/sweep';
 export * from './train/jsonl';
 export * from './train/runDir';
+export * as baselines from './baselines';
+export { headImportance, removedHeadImportance, type RemovedHeadImportance } from './baselines/headImportance';
 export * as viz from './viz';
 // The TF.js instance the library computes with, so that callers' tensors live on the same engine.
 export * as tf from '@tensorflow/tfjs';

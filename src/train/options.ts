@@ -5,8 +5,8 @@
 import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta } from '../neuroprune/checks';
 import { CLIP_SCOPES, type ClipScope } from './clip';
 
-export type TrainMode = 'finetune' | 'magnitude' | 'l1' | 'neuroprune';
-export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'magnitude', 'l1', 'neuroprune'];
+export type TrainMode = 'finetune' | 'magnitude' | 'l1' | 'neuroprune' | 'cofi' | 'dsp';
+export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'magnitude', 'l1', 'neuroprune', 'cofi', 'dsp'];
 
 export interface TrainOptions {
   /**

@@ -4,7 +4,8 @@
  * The grid is the cross product of modes x alpha x beta x theta, in a fixed order, so that every
  * machine that runs `--shard i/n` computes the same list and takes every n-th point starting at i
  * (round robin balances cheap and expensive points). Modes that do not use a hyperparameter do not
- * multiply the grid by it: `finetune` runs once, `magnitude` once per target sparsity, `l1` ignores theta.
+ * multiply the grid by it: `finetune` runs once, `magnitude` and `cofi` once per target sparsity,
+ * `dsp` once per head count, `l1` ignores theta.
  */
 import { createHash } from 'node:crypto';
 import type { TrainMode, TrainOptions } from './options';
@@ -15,8 +16,10 @@ export interface SweepGrid {
   alphas: number[];
   betas: number[];
   thetas: number[];
-  /** Target sparsities of `magnitude` points (fine-tune, then prune to each). */
+  /** Target sparsities of `magnitude` points (fine-tune, then prune to each) and of `cofi` points. */
   sparsities: number[];
+  /** Heads kept (over the model) of `dsp` points. */
+  headCounts?: number[];
 }
 
 export interface SweepPoint {
@@ -26,8 +29,10 @@ export interface SweepPoint {
   alpha: number;
   beta: number;
   theta: number;
-  /** `magnitude` points only: the sparsity pruned to after fine-tuning. */
+  /** `magnitude` points: the sparsity pruned to after fine-tuning; `cofi` points: the target sparsity. */
   sparsity?: number;
+  /** `dsp` points: the heads kept. */
+  heads?: number;
 }
 
 /**
@@ -48,7 +53,7 @@ export function paperGrid(modes: TrainMode[] = ['finetune', 'l1', 'neuroprune'])
 }
 
 export function pointId(p: Omit<SweepPoint, 'id'>): string {
-  return `${p.mode}:a=${p.alpha}:b=${p.beta}:t=${p.theta}` + (p.sparsity !== undefined ? `:s=${p.sparsity}` : '');
+  return `${p.mode}:a=${p.alpha}:b=${p.beta}:t=${p.theta}` + (p.sparsity !== undefined ? `:s=${p.sparsity}` : '') + (p.heads !== undefined ? `:k=${p.heads}` : '');
 }
 
 /**
@@ -82,7 +87,7 @@ export function canonicalJson(value: unknown): string {
  * another key and is not taken as done.
  */
 export function pointKey(p: SweepPoint, settings: SweepSettings): string {
-  const hash = createHash('sha256').update(canonicalJson({ mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, sparsity: p.sparsity, settings })).digest('hex');
+  const hash = createHash('sha256').update(canonicalJson({ mode: p.mode, alpha: p.alpha, beta: p.beta, theta: p.theta, sparsity: p.sparsity, heads: p.heads, settings })).digest('hex');
   return `${p.id}#${hash.slice(0, 12)}`;
 }
 
@@ -95,7 +100,8 @@ export function expandGrid(grid: SweepGrid): SweepPoint[] {
   };
   for (const mode of grid.modes) {
     if (mode === 'finetune') { push({ mode, alpha: 0, beta: 0, theta: 0 }); continue; }
-    if (mode === 'magnitude') { for (const sparsity of grid.sparsities) push({ mode, alpha: 0, beta: 0, theta: 0, sparsity }); continue; }
+    if (mode === 'magnitude' || mode === 'cofi') { for (const sparsity of grid.sparsities) push({ mode, alpha: 0, beta: 0, theta: 0, sparsity }); continue; }
+    if (mode === 'dsp') { for (const heads of grid.headCounts ?? []) push({ mode, alpha: 0, beta: 0, theta: 0, heads }); continue; }
     for (const alpha of grid.alphas) for (const beta of grid.betas) {
       if (mode === 'l1') { push({ mode, alpha, beta, theta: 0 }); continue; }
       for (const theta of grid.thetas) push({ mode, alpha, beta, theta });

@@ -5,6 +5,7 @@ import { exportModelGraphs, GRAPH_FORMATS, summarizeModelGraphs, type DegreeSumm
 import { DEFAULT_MIN_TAIL } from '../../graph/powerLaw';
 import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta, sparsityReport } from '../../neuroprune';
 import { BertTaskModel } from '../../train/bertTask';
+import { removedHeadImportance, type RemovedHeadImportance } from '../../baselines/headImportance';
 import { helpText, numberOption, parseCommandArgs, requiredString, stringOption, UsageError, type OptionTable } from '../args';
 
 const TABLE: OptionTable = {
@@ -17,6 +18,7 @@ const TABLE: OptionTable = {
   export: { type: 'string', value: 'FORMAT', help: `also write each layer's neuron and head graphs as ${GRAPH_FORMATS.join(' or ')} into --out` },
   out: { type: 'string', value: 'DIR', help: 'directory of the --export files' },
   report: { type: 'string', value: 'FILE', help: 'also write the full report (sparsity and graphs) as JSON' },
+  reference: { type: 'string', value: 'DIR', help: "the model before pruning: adds the importance (sum |Wo| leaving a head) of the heads removed per layer, relative to the layer's average head (the NeuroPrune paper's Figure 7)" },
   json: { type: 'boolean', help: 'print the full report as JSON instead of tables' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -49,6 +51,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     console.log(helpText('analyze', SUMMARY, TABLE, [
       'neuroprune analyze --model runs/x/checkpoint --theta 0.2',
       'neuroprune analyze --model runs/x/checkpoint --export gexf --out graphs   # open graphs/layer0.neurons.gexf in Gephi',
+      'neuroprune analyze --model runs/dsp/checkpoint --reference data/models/bert-small-negation --bootstrap 0',
     ]));
     return 0;
   }
@@ -70,7 +73,13 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   try {
     const sparsity = sparsityReport(model, { eps });
     const graphs = summarizeModelGraphs(model, { eps, theta, powerLaw: { bootstrap, seed, minTail } });
-    const report = { model: dir, eps, theta, sparsity, graphs };
+    const referenceDir = stringOption(values, 'reference');
+    let headImportance: RemovedHeadImportance[] | undefined;
+    if (referenceDir) {
+      const reference = new BertTaskModel(loadBertCheckpoint(referenceDir, { initMissingHead: true }).model);
+      try { headImportance = removedHeadImportance(reference, model); } finally { reference.dispose(); }
+    }
+    const report = { model: dir, eps, theta, sparsity, graphs, ...(headImportance ? { headImportance } : {}) };
     const reportFile = stringOption(values, 'report');
     if (reportFile) writeFileSync(reportFile, JSON.stringify(report, null, 2) + '\n');
     const exported = format ? exportModelGraphs(model, { dir: outDir!, format: format as GraphFormat, eps, theta }) : [];
@@ -93,6 +102,14 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     for (const g of graphs.layers) {
       const w = g.mlp?.hidden.powerLaw?.warning;
       if (w) console.log(`layer ${g.layer}: ${w}`);
+    }
+    if (headImportance) {
+      console.log(`\nHead importance (sum |Wo| leaving a head, in ${referenceDir}): removed heads' mean over the layer's mean (1: as the average head)`);
+      console.log('layer  removed  relative importance  importance of each head (removed in brackets)');
+      for (const h of headImportance) {
+        const cells = h.heads.map((id, i) => (h.removed.includes(id) ? `[${h.importance[i].toFixed(2)}]` : h.importance[i].toFixed(2))).join(' ');
+        console.log(`${String(h.layer).padStart(5)}  ${`${h.removed.length}/${h.heads.length}`.padStart(7)}  ${(h.relative === null ? '-' : h.relative.toFixed(3)).padStart(19)}  ${cells}`);
+      }
     }
     if (exported.length) console.log(`\nwrote ${exported.length} graph files to ${outDir}`);
     return 0;

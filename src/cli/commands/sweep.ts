@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { appendJsonl, readJsonl } from '../../train/jsonl';
@@ -12,6 +12,11 @@ import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable 
 import { defaultTask, loadModel, loadTask, taskNameOf, tokenizerFiles } from '../setup';
 import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
 import { describeStop, onFirstInterrupt, runSetup } from './train';
+import { BASELINE_FLAGS, baselineMethodFrom, checkBaselineArchitecture, isBaselineMode } from '../../baselines/cli';
+import { trainBaseline } from '../../baselines/train';
+import type { SetupValue } from '../../train/runIdentity';
+
+const { 'target-heads': _targetHeads, ...SWEEP_BASELINE_FLAGS } = BASELINE_FLAGS;
 
 const { mode: _mode, alpha: _alpha, beta: _beta, ...SHARED_TRAIN_FLAGS } = TRAIN_FLAGS;
 
@@ -22,7 +27,9 @@ const TABLE: OptionTable = {
   alphas: { type: 'string', value: 'LIST', help: 'alpha values', default: '1e-4,1e-3 (paper grid: 1e-7,...,1e-1)' },
   betas: { type: 'string', value: 'LIST', help: 'beta values', default: '1e-2,1e-1 (paper grid: 1e-7,...,1e-1)' },
   thetas: { type: 'string', value: 'LIST', help: 'theta values', default: '--theta (paper grid: 0.15,0.2,0.25)' },
-  sparsities: { type: 'string', value: 'LIST', help: 'target sparsities of the magnitude points (fine-tune, then prune)', default: '0.5,0.8' },
+  sparsities: { type: 'string', value: 'LIST', help: 'target sparsities of the magnitude points (fine-tune, then prune) and of the cofi points', default: '0.5,0.8' },
+  'head-counts': { type: 'string', value: 'LIST', help: 'heads kept (over the model) of the dsp points; required with --modes ...,dsp' },
+  ...SWEEP_BASELINE_FLAGS,
   'paper-grid': { type: 'boolean', help: "the paper's full grid: alpha, beta in 1e-7..1e-1, theta in 0.15, 0.2, 0.25 (197 runs, about 20 hours for MiniLM on 2,000 SST-2 examples here)" },
   shard: { type: 'string', value: 'i/n', help: 'run only every n-th point starting at i (0-based): one share of the grid per machine' },
   results: { type: 'string', value: 'FILE', help: 'JSONL file that receives one line per finished point; points already there are skipped', default: 'sweep/results.jsonl' },
@@ -54,8 +61,10 @@ export interface SweepResult {
   alpha: number;
   beta: number;
   theta: number;
-  /** Magnitude points: the target sparsity they were pruned to. */
+  /** Magnitude points: the target sparsity they were pruned to; cofi points: their target. */
   targetSparsity?: number;
+  /** Dsp points: the heads kept. */
+  targetHeads?: number;
   seed: number;
   epochs: number;
   metricName: string;
@@ -105,7 +114,11 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   for (const m of modes) if (!TRAIN_MODES.includes(m)) throw new UsageError(`--modes: '${m}' is not one of ${TRAIN_MODES.join(', ')}`);
   const sparsities = list(values, 'sparsities', preset.sparsities);
   for (const s of sparsities) if (!(s >= 0 && s < 1)) throw new UsageError(`--sparsities: ${s} is not in [0, 1)`);
-  const grid = { modes, alphas: list(values, 'alphas', preset.alphas), betas: list(values, 'betas', preset.betas), thetas: list(values, 'thetas', preset.thetas), sparsities };
+  const headCounts = list(values, 'head-counts', []);
+  for (const k of headCounts) if (!(Number.isInteger(k) && k >= 1)) throw new UsageError(`--head-counts: ${k} is not an integer >= 1`);
+  if (modes.includes('dsp') && headCounts.length === 0) throw new UsageError('--modes dsp needs --head-counts LIST: the numbers of heads to keep');
+  for (const s of modes.includes('cofi') ? sparsities : []) if (!(s > 0)) throw new UsageError(`--sparsities: cofi points need targets in (0, 1), got ${s}`);
+  const grid = { modes, alphas: list(values, 'alphas', preset.alphas), betas: list(values, 'betas', preset.betas), thetas: list(values, 'thetas', preset.thetas), sparsities, headCounts };
   const all = expandGrid(grid);
   const shardText = stringOption(values, 'shard');
   const points = shardText ? shardOf(all, parseShard(shardText)) : all;
@@ -114,8 +127,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const resultsFile = stringOption(values, 'results') ?? join('sweep', 'results.jsonl');
   const limits = { limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') };
   const setup = runSetup(values, taskChoice);
+  // The baselines' own flags change their points' results: part of their settings when given.
+  const baselineSetup: Record<string, SetupValue> = Object.fromEntries(Object.keys(SWEEP_BASELINE_FLAGS).flatMap((f) => (values[f] === undefined ? [] : [[`--${f}`, String(values[f])]])));
   // A point is done only when a line with the same key exists: same grid values and same settings.
-  const settings = (p: SweepPoint): SweepSettings => sweepSettings(setup, pointOptions(p, base));
+  const settings = (p: SweepPoint): SweepSettings => sweepSettings(isBaselineMode(p.mode) ? { ...setup, ...baselineSetup } : setup, pointOptions(p, base));
   const keys = new Map(all.map((p) => [p.id, pointKey(p, settings(p))]));
   const previous = existsSync(resultsFile) ? readJsonl<SweepResult>(resultsFile) : [];
   const done = new Set(previous.map((r) => r.key).filter(Boolean));
@@ -141,6 +156,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       process.stderr.write(`[${i + 1}/${todo.length}] ${p.id}\n`);
       const result = await runPoint(p, settings(p), base, task.name, data, runsDir, interrupt.stopRequested, {
         load: () => load(task),
+        values,
         ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
         setup,
         settings,
@@ -178,6 +194,8 @@ interface PointMakers {
   ops: ReturnType<typeof neuropruneOps>;
   setup: ReturnType<typeof runSetup>;
   settings: (p: SweepPoint) => SweepSettings;
+  /** The command's flags (the baselines read theirs). */
+  values: Record<string, unknown>;
 }
 
 /**
@@ -224,6 +242,19 @@ async function runPoint(
   const derived = await derivedMagnitude(p, options, data, runsDir, make, base);
   if (derived) return record(derived.dev, derived.sparsity, derived.trainSeconds, derived.runDir, derived.from);
   const runDir = pointRunDir(runsDir, p, key);
+  if (isBaselineMode(p.mode)) {
+    // A baseline point cannot resume: an unrecorded one (interrupted, or killed before its line) starts again.
+    const { epochs: _e, ...flags } = make.values;
+    const method = baselineMethodFrom({ ...flags, ...(p.heads !== undefined ? { 'target-heads': String(p.heads) } : {}) } as never, options);
+    const model = make.load();
+    checkBaselineArchitecture(model.modelType, p.mode);
+    rmSync(runDir, { recursive: true, force: true });
+    const r = await trainBaseline({ model, data, ops: make.ops, options, method, runDir, setup: make.setup, shouldStop });
+    r.model.dispose();
+    if (r.interrupted) return { stopped: r, runDir };
+    const last = r.epochs[r.epochs.length - 1];
+    return { ...record(last.dev, last.sparsity, r.epochs.reduce((t, e) => t + e.trainSeconds, 0), runDir), epochs: r.epochs.length, ...(p.heads !== undefined ? { targetHeads: p.heads } : {}) };
+  }
   const r = await train({ model: make.load(), data, ops: make.ops, options, runDir, resume: latestCheckpoint(runDir) !== undefined, setup: make.setup, shouldStop });
   r.model.dispose();
   if (r.interrupted) return { stopped: r, runDir };

@@ -7,13 +7,16 @@ import { neuropruneOps } from '../../train/neuropruneOps';
 import { train, type EpochRecord, type SetupValue, type TrainResult } from '../../train/trainer';
 import { validateTrainOptions } from '../../train/options';
 import { latestCheckpoint } from '../../train/runDir';
-import { helpText, parseCommandArgs, stringOption, type OptionTable, type Parsed } from '../args';
+import { helpText, parseCommandArgs, stringOption, UsageError, type OptionTable, type Parsed } from '../args';
 import { defaultTask, loadModel, loadTask, resolveModel, taskNameOf, tokenizerFiles, type TaskChoice } from '../setup';
 import { checkModelFlags, fileTaskFlags, intOption, resolveTheta, TASK_FLAGS, TRAIN_FLAGS, trainOptionsFrom } from '../trainOptions';
+import { BASELINE_FLAGS, baselineMethodFrom, checkBaselineArchitecture, formatBaselineEpoch, isBaselineMode } from '../../baselines/cli';
+import { baselineEpochs, trainBaseline } from '../../baselines/train';
 
 export const TRAIN_TABLE: OptionTable = {
   ...TASK_FLAGS,
   ...TRAIN_FLAGS,
+  ...BASELINE_FLAGS,
   out: { type: 'string', value: 'DIR', help: 'run directory: log.jsonl and the last epoch checkpoint', default: 'runs/<task>-<mode>-<time>' },
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
   json: { type: 'boolean', help: 'print the epoch records as JSON on stdout (no progress bar)' },
@@ -29,6 +32,8 @@ export const TRAIN_HELP = helpText('train',
     'neuroprune train',
     'neuroprune train --mode finetune --epochs 5 --out runs/ft',
     'neuroprune train --out runs/ft --resume',
+    'neuroprune train --mode cofi --target-sparsity 0.7',
+    'neuroprune train --mode dsp --target-heads 4',
     'neuroprune train --model-type opt --epochs 3',
     'neuroprune train --model ./opt-125m --task text --text wiki.train.txt --dev-text wiki.valid.txt --max-length 128',
     'neuroprune train --task rte --glue-dir ../glue --model ./bert-base-uncased --alpha 1e-5 --beta 1e-5 --theta 0.2',
@@ -141,28 +146,33 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   // Cheap checks first: a bad flag costs no compute.
   validateTrainOptions(options);
+  const baseline = isBaselineMode(options.mode) ? baselineMethodFrom(values, options) : null;
+  if (baseline && values.resume === true) throw new UsageError(`--mode ${options.mode} runs cannot be resumed (the gates are not checkpointed); start a new run`);
   const report = await initBackend();
   for (const line of describeBackend(report)) process.stderr.write(line + '\n');
 
   const task = loadTask(taskChoice);
   const data = taskData(task, { batchSize: options.batchSize, seed: options.seed, padId: task.tokenizer.special.pad, limitTrain: intOption(values, 'limit-train'), limitDev: intOption(values, 'limit-dev') });
   const model = loadModel({ ...modelChoice, seed: options.seed, reinitClassifier: values['reinit-classifier'] === true }, task);
+  if (baseline) checkBaselineArchitecture(model.modelType, options.mode);
   const thetaLine = resolveTheta(values, options, model);
   if (thetaLine && options.mode === 'neuroprune') process.stderr.write(thetaLine + '\n');
   const runDir = stringOption(values, 'out') ?? join('runs', `${task.name}-${options.mode}-${timestamp()}`);
-  process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${options.epochs} epochs, mode ${options.mode})\n`);
+  const epochs = baseline ? baselineEpochs(baseline, options) : options.epochs;
+  process.stderr.write(`run: ${runDir} (task ${task.name}: ${data.trainBatches(0).length} steps per epoch, ${epochs} epochs, mode ${options.mode})\n`);
 
   const interrupt = onFirstInterrupt('interrupt: stopping before the next step (Ctrl-C again to quit at once)');
   try {
-    const result = await train({
-      model, data, options, runDir, resume: values.resume === true, setup: runSetup(values, taskChoice),
-      ops: neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) }),
-      shouldStop: interrupt.stopRequested,
-    });
+    const ops = neuropruneOps({ numLabels: task.numLabels, extraFiles: tokenizerFiles(taskChoice) });
+    const setup = runSetup(values, taskChoice);
+    const result = baseline
+      ? await trainBaseline({ model, data, options, method: baseline, ops, runDir, setup, shouldStop: interrupt.stopRequested })
+      : await train({ model, data, options, runDir, resume: values.resume === true, setup, ops, shouldStop: interrupt.stopRequested });
     if (json) console.log(JSON.stringify({ runDir, interrupted: result.interrupted, epochs: result.epochs }, null, 2));
-    else for (const e of result.epochs) console.log(formatEpoch(e));
+    else for (const e of result.epochs) console.log(baseline ? formatBaselineEpoch(e) : formatEpoch(e));
     if (result.interrupted) {
-      process.stderr.write(`${describeStop(result, runDir)}.\nContinue with: ${resumeCommand(argv, runDir)}\n`);
+      if (baseline) process.stderr.write(`stopped at step ${result.stoppedAt?.step ?? 0}; a ${options.mode} run cannot be resumed\n`);
+      else process.stderr.write(`${describeStop(result, runDir)}.\nContinue with: ${resumeCommand(argv, runDir)}\n`);
       result.model.dispose();
       return 130;
     }
