@@ -164,7 +164,7 @@ function degreeFigure(): Figure {
   return {
     data,
     layout: {
-      title: { text: 'Hidden-neuron degree sd (mean over layers) against sparsity; solid SST-2, dashed CoLA, dotted RTE' },
+      title: { text: 'Hidden-neuron degree sd vs sparsity (solid SST-2, dashed CoLA, dotted RTE)' },
       xaxis: { title: { text: 'unstructured sparsity (%)' } }, yaxis: { title: { text: 'sd of the hidden neurons\' degrees' } }, width: 720, height: 440,
     },
   };
