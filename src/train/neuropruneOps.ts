@@ -126,6 +126,11 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Ta
         headsPerLayer: r.layers.map((l) => l.headsKept),
         parametersStored: r.present,
         parametersDense: r.total,
+        // Per stack and kind (one group for BERT, five for T5): heads per layer and sparsity of each.
+        groups: r.groups.map((g) => ({
+          stack: g.stack, kind: g.role, unstructured: g.unstructuredFraction, structured: g.structuredFraction,
+          ...(g.role === 'mlp' ? { neuronsPerLayer: g.neuronsPerLayer } : { headsKept: g.headsKept, headsOriginal: g.headsOriginal, headsPerLayer: g.headsPerLayer }),
+        })),
       };
     },
 

@@ -41,9 +41,14 @@ function timestamp(): string {
 
 export function formatEpoch(e: EpochRecord): string {
   const metric = Object.entries(e.dev).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
-  const s = e.sparsity as { unstructured: number; structured: number; headsPerLayer: number[]; headsKept: number; headsOriginal: number };
+  const s = e.sparsity as { unstructured: number; structured: number; headsPerLayer: number[]; headsKept: number; headsOriginal: number; groups?: { stack: string; kind: string; headsPerLayer?: number[] }[] };
+  // Several attention groups (T5: encoder self, decoder self and cross): heads per layer of each.
+  const attention = (s.groups ?? []).filter((g) => g.headsPerLayer);
+  const perLayer = attention.length > 1
+    ? attention.map((g) => `${g.stack} ${g.kind} ${g.headsPerLayer!.join(',')}`).join('; ')
+    : `per layer ${s.headsPerLayer.join(',')}`;
   return `epoch ${e.epoch}: loss ${e.taskLoss.toFixed(4)}, dev ${metric}, sparsity ${(100 * s.unstructured).toFixed(1)}% ` +
-    `(structured ${(100 * s.structured).toFixed(1)}%), heads ${s.headsKept}/${s.headsOriginal} (per layer ${s.headsPerLayer.join(',')}), ` +
+    `(structured ${(100 * s.structured).toFixed(1)}%), heads ${s.headsKept}/${s.headsOriginal} (${perLayer}), ` +
     `${e.trainSeconds.toFixed(1)} s train + ${e.evalSeconds.toFixed(1)} s eval, ${Math.round(e.tokensPerSecond)} tokens/s`;
 }
 
