@@ -1,12 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import type { AttentionBlock, MlpBlock } from '../../src/models/blocks';
+import * as path from 'node:path';
+import { loadCheckpoint } from '../../src/checkpoint';
+import type { AttentionBlock, MlpBlock, PrunableModel } from '../../src/models/blocks';
 import {
   captureDenseShape,
   compactModel,
   eliminateRedundantHeads,
   projectToSparsity,
+  removeHeads,
   sparsityReport,
 } from '../../src/neuroprune';
 import { duplicateHead, modelOf, randomAttention, randomMlp, setRows } from './helpers';
@@ -103,10 +106,7 @@ describe('sparsity accounting', () => {
 
 describe('sparsity per stack and kind (T5)', () => {
   it('groups encoder self, decoder self and cross attention and each stack\'s MLPs apart, and keys layers by stack', async () => {
-    const { loadCheckpoint } = await import('../../src/checkpoint');
-    const { removeHeads } = await import('../../src/neuroprune');
-    const path = await import('node:path');
-    const model = loadCheckpoint(path.join(__dirname, '..', 'fixtures', 'tiny-t5')).model as unknown as import('../../src/models/blocks').PrunableModel & { dispose(): void };
+    const model = loadCheckpoint(path.join(__dirname, '..', 'fixtures', 'tiny-t5')).model as unknown as PrunableModel & { dispose(): void };
     const blocks = model.attentionBlocks();
     const find = (stack: string, kind: string, layer: number) => blocks.find((b) => b.stack === stack && b.kind === kind && b.layer === layer)!;
     removeHeads(find('encoder', 'self', 0), [0, 0, 2, 3]);
