@@ -23,6 +23,8 @@ import { embeddingLookup } from './bert';
 import { causalAdditiveMask } from './decoder';
 import { activate, attention, linear, mlp, paddingToAdditiveMask, runLayer } from './layers';
 import * as lean from './lean';
+import type { DecoderState, EncoderDecoderModel } from './generation';
+import { attendCached, projectKeyValues } from './generationAttention';
 import { attentionBlock, mlpBlock } from './layout';
 import { attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec } from './parameters';
 import { TableModelBase } from './tableModel';
@@ -325,7 +327,45 @@ export interface T5Output {
 
 let modelCounter = 0;
 
-export class T5Model extends TableModelBase<T5Config, { attention: AttentionBlock; mlp: MlpBlock }> {
+/**
+ * The decoder's cache between generation steps: per decoder layer the self-attention keys/values
+ * of the positions decoded so far (`[rows, heads, t, dh]`, grown each step) and the
+ * cross-attention keys/values of the encoder output (computed once per example), plus the
+ * encoder's padding mask. Each layer has its own head count when heads were removed.
+ */
+class T5DecoderCache implements DecoderState {
+  constructor(
+    public encMask: tf.Tensor,
+    public self: ({ k: tf.Tensor; v: tf.Tensor } | null)[],
+    public cross: { k: tf.Tensor; v: tf.Tensor }[],
+    public length = 0,
+  ) {}
+
+  get rows(): number {
+    return this.encMask.shape[0];
+  }
+
+  private tensors(): tf.Tensor[] {
+    return [this.encMask, ...this.self.flatMap((c) => (c ? [c.k, c.v] : [])), ...this.cross.flatMap((c) => [c.k, c.v])];
+  }
+
+  select(rows: readonly number[]): void {
+    const old = this.tensors();
+    const index = tf.tensor1d(Int32Array.from(rows), 'int32');
+    const take = (t: tf.Tensor) => tf.gather(t, index);
+    this.encMask = take(this.encMask);
+    this.self = this.self.map((c) => (c ? { k: take(c.k), v: take(c.v) } : null));
+    this.cross = this.cross.map((c) => ({ k: take(c.k), v: take(c.v) }));
+    index.dispose();
+    tf.dispose(old);
+  }
+
+  dispose(): void {
+    tf.dispose(this.tensors());
+  }
+}
+
+export class T5Model extends TableModelBase<T5Config, { attention: AttentionBlock; mlp: MlpBlock }> implements EncoderDecoderModel {
   readonly shared: tf.Variable;
   readonly lmHead: tf.Variable | null;
   readonly encoder: T5EncoderLayer[];
@@ -444,6 +484,86 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     return lean.add(h, this.dropout(a, rate, training));
   }
 
+  /** Vocabulary logits of the decoder's final normalised output. */
+  private outputLogits(out: tf.Tensor): tf.Tensor {
+    // Tied output embedding: the decoder output is rescaled by d_model**-0.5 first (Mesh TensorFlow's convention).
+    const x = this.lmHead ? out : lean.scale(out, this.config.d_model ** -0.5);
+    return linear(x, { weight: this.lmHead ?? this.shared, bias: null });
+  }
+
+  /** The encoder stack: its final normalised output, the additive padding mask, and (with `keep`) every hidden state. */
+  private runEncoder(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D | undefined, training: boolean, keep: boolean): { encoded: tf.Tensor; encMask: tf.Tensor; encHidden: tf.Tensor[] } {
+    const cfg = this.config;
+    const rate = cfg.dropout_rate;
+    const [b, ts] = inputIds.shape;
+    const encMask = paddingToAdditiveMask(attentionMask ?? tf.ones([b, ts], 'int32'));
+    const encBias = this.positionBias(this.encoderBias, ts, ts, true);
+    let h: tf.Tensor = this.dropout(embeddingLookup(this.shared, inputIds), rate, training);
+    const encHidden: tf.Tensor[] = [h];
+    for (const layer of this.encoder) {
+      h = runLayer(h, keep, (x) => this.feedForward(layer.ff, this.attend(layer.self, layer.selfNorm, x, encMask, encBias, training), training));
+      if (keep) encHidden.push(h);
+    }
+    const encoded = this.dropout(rmsNorm(h, this.encoderFinalNorm, cfg.layer_norm_epsilon), rate, training);
+    if (keep) encHidden[encHidden.length - 1] = encoded;
+    return { encoded, encMask, encHidden };
+  }
+
+  generationDefaults(): { decoderStartTokenId: number; padTokenId: number; eosTokenId: number | null; vocabSize: number } {
+    const c = this.config;
+    return { decoderStartTokenId: c.decoder_start_token_id, padTokenId: c.pad_token_id, eosTokenId: c.eos_token_id, vocabSize: c.vocab_size };
+  }
+
+  /** Runs the encoder (eval mode) and projects each decoder layer's cross-attention keys/values once. */
+  encode(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D): DecoderState {
+    this.beginForward(undefined);
+    const { encMask, cross } = tf.tidy(() => {
+      const { encoded, encMask } = this.runEncoder(inputIds, attentionMask, false, false);
+      return { encMask, cross: this.decoder.map((layer) => projectKeyValues(layer.cross, encoded)) };
+    });
+    return new T5DecoderCache(encMask, this.decoder.map(() => null), cross);
+  }
+
+  /**
+   * One decoder position for every row of `state` (eval mode): the logits of the next token,
+   * `[rows, vocab]`. The self-attention of the new position reads the cached keys/values of the
+   * earlier ones (no causal mask needed: they are all in the past) with the position bias of its
+   * row of the causal bucket grid, sliced per surviving head as in `forward`.
+   */
+  decodeStep(tokens: tf.Tensor1D, state: DecoderState): tf.Tensor2D {
+    if (!(state instanceof T5DecoderCache)) throw new Error('T5Model.decodeStep: the state was not made by this model\'s encode()');
+    if (tokens.shape[0] !== state.rows) throw new Error(`T5Model.decodeStep: ${tokens.shape[0]} tokens for ${state.rows} rows of the decoder state`);
+    this.beginForward(undefined);
+    const cfg = this.config;
+    const eps = cfg.layer_norm_epsilon;
+    const t = state.length;
+    const grown: { k: tf.Tensor; v: tf.Tensor }[] = [];
+    const logits = tf.tidy(() => {
+      const buckets = tf.tensor1d(Int32Array.from({ length: t + 1 }, (_, j) => relativePositionBucket(j - t, false, cfg.relative_attention_num_buckets, cfg.relative_attention_max_distance)), 'int32');
+      const bias = tf.gather(this.decoderBias, buckets).transpose([1, 0]).reshape([1, cfg.num_heads, 1, t + 1]);
+      let g: tf.Tensor = embeddingLookup(this.shared, tokens.reshape([-1, 1]));
+      this.decoder.forEach((layer, l) => {
+        const block = layer.self;
+        const x = rmsNorm(g, layer.selfNorm, eps);
+        const fresh = projectKeyValues(block, x);
+        const past = state.self[l];
+        const kv = past ? { k: tf.concat([past.k, fresh.k], 2), v: tf.concat([past.v, fresh.v], 2) } : fresh;
+        grown.push({ k: tf.keep(kv.k), v: tf.keep(kv.v) });
+        const positionBias = block.numHeads < block.originalNumHeads ? tf.gather(bias, block.headIds, 1) : bias;
+        g = tf.add(g, attendCached(block, x, kv.k, kv.v, { scale: 1, positionBias }));
+        const cross = state.cross[l];
+        g = tf.add(g, attendCached(layer.cross, rmsNorm(g, layer.crossNorm, eps), cross.k, cross.v, { scale: 1, additiveMask: state.encMask }));
+        g = this.feedForward(layer.ff, g, false);
+      });
+      const out = rmsNorm(g, this.decoderFinalNorm, eps);
+      return this.outputLogits(out).reshape([tokens.shape[0], -1]) as tf.Tensor2D;
+    });
+    tf.dispose(state.self.flatMap((c) => (c ? [c.k, c.v] : [])));
+    state.self = grown;
+    state.length = t + 1;
+    return logits;
+  }
+
   /** Logits of the decoder inputs (teacher forcing) and, on request, every hidden state. */
   forward(inputs: T5Inputs, options: T5ForwardOptions = {}): T5Output {
     this.beginForward(options.dropoutSeed);
@@ -452,19 +572,10 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     const cfg = this.config;
     const rate = cfg.dropout_rate;
     return tf.tidy(() => {
-      const [b, ts] = inputs.inputIds.shape;
+      const b = inputs.inputIds.shape[0];
       const tt = inputs.decoderInputIds.shape[1];
       if (inputs.decoderInputIds.shape[0] !== b) throw new Error(`decoderInputIds has ${inputs.decoderInputIds.shape[0]} rows, inputIds ${b}`);
-      const encMask = paddingToAdditiveMask(inputs.attentionMask ?? tf.ones([b, ts], 'int32'));
-      const encBias = this.positionBias(this.encoderBias, ts, ts, true);
-      let h: tf.Tensor = this.dropout(embeddingLookup(this.shared, inputs.inputIds), rate, training);
-      const encHidden: tf.Tensor[] = [h];
-      for (const layer of this.encoder) {
-        h = runLayer(h, keep, (x) => this.feedForward(layer.ff, this.attend(layer.self, layer.selfNorm, x, encMask, encBias, training), training));
-        if (keep) encHidden.push(h);
-      }
-      const encoded = this.dropout(rmsNorm(h, this.encoderFinalNorm, cfg.layer_norm_epsilon), rate, training);
-      if (keep) encHidden[encHidden.length - 1] = encoded;
+      const { encoded, encMask, encHidden } = this.runEncoder(inputs.inputIds, inputs.attentionMask, training, keep);
 
       const decMask = causalAdditiveMask(tt, inputs.decoderAttentionMask);
       const decBias = this.positionBias(this.decoderBias, tt, tt, false);
@@ -478,11 +589,9 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
         });
         if (keep) decHidden.push(g);
       }
-      let out = this.dropout(rmsNorm(g, this.decoderFinalNorm, cfg.layer_norm_epsilon), rate, training);
+      const out = this.dropout(rmsNorm(g, this.decoderFinalNorm, cfg.layer_norm_epsilon), rate, training);
       if (keep) decHidden[decHidden.length - 1] = out;
-      // Tied output embedding: the decoder output is rescaled by d_model**-0.5 first (Mesh TensorFlow's convention).
-      if (!this.lmHead) out = lean.scale(out, cfg.d_model ** -0.5);
-      const logits = linear(out, { weight: this.lmHead ?? this.shared, bias: null }) as tf.Tensor3D;
+      const logits = this.outputLogits(out) as tf.Tensor3D;
       return keep
         ? { logits, encoderHiddenStates: encHidden as tf.Tensor3D[], decoderHiddenStates: decHidden as tf.Tensor3D[] }
         : { logits };
