@@ -14,3 +14,7 @@ export * from './labelledFile';
 export * from './porterStemmer';
 export * from './rouge';
 export * from './bleu';
+export * from './unigramNormalize';
+export * from './unigram';
+export * from './seq2seq';
+export * from './seq2seqBatch';

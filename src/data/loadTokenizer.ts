@@ -3,6 +3,8 @@
  * `tokenizer.json` (through `@huggingface/tokenizers`) when present, else `vocab.txt`
  * (our WordPiece), with the switches of `tokenizer_config.json` (`do_lower_case`,
  * `strip_accents`, `tokenize_chinese_chars`, `model_max_length`, special token names).
+ * A `tokenizer.json` whose model is Unigram (T5's SentencePiece) or BPE (OPT, GPT-2) gets its
+ * own implementation, chosen by the file's `model.type`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { ByteLevelBpeTokenizer, isBpeTokenizerDir } from './bpeTokenizer';
 import { configMaxLength, HfTokenizer } from './hfTokenizer';
 import type { Compat, Tokenizer } from './tokenizer';
+import { isUnigramTokenizerDir, UnigramTokenizer } from './unigram';
 import { WordPieceTokenizer } from './wordpiece';
 
 export interface LoadTokenizerOptions {
@@ -63,6 +66,10 @@ export function loadTokenizer(dir: string, options: LoadTokenizerOptions = {}): 
   const config = existsSync(configPath) ? readJson(configPath) : {};
   const hasJson = existsSync(jsonPath);
   const hasVocab = existsSync(vocabPath);
+  // T5 and other SentencePiece models: a Unigram tokenizer.json.
+  if (!(hasVocab && options.prefer === 'vocab.txt') && isUnigramTokenizerDir(dir)) {
+    return UnigramTokenizer.fromDirectory(dir, { modelMaxLength: options.modelMaxLength });
+  }
   // OPT and GPT-2: byte-level BPE (a BPE tokenizer.json, or vocab.json + merges.txt).
   if (!(hasVocab && options.prefer === 'vocab.txt') && isBpeTokenizerDir(dir)) {
     return ByteLevelBpeTokenizer.fromDirectory(dir, { modelMaxLength: options.modelMaxLength });
