@@ -125,6 +125,17 @@ describe('neuroprune train with a T5', () => {
     expect(r.err).toMatch(/: 1 steps per epoch/);
   }, 120_000);
 
+  it('analyze on a head-pruned T5: sparsity, heads and head graphs per stack and kind', async () => {
+    const r = await runCli('analyze', '--model', join(ROOT, 'test', 'fixtures', 'tiny-t5-pruned'), '--bootstrap', '0', '--eps', '1e-9', '--json');
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as { sparsity: { groups: { stack: string; role: string; headsPerLayer: number[]; unstructuredFraction: number }[] }; graphs: { stack: string; kind: string; graphs: { layers: unknown[] } }[] };
+    const groups = report.sparsity.groups.map((g) => `${g.stack}.${g.role}:${g.headsPerLayer.join(',')}`);
+    expect(groups).toEqual(['encoder.self:2,3', 'encoder.mlp:', 'decoder.self:4,4,4', 'decoder.cross:4,4,4', 'decoder.mlp:']);
+    // 3 of the encoder's 8 heads removed: 3 heads x 4 maps x 6 x 16 entries of 2 x 4 x 24 x 16.
+    expect(report.sparsity.groups[0].unstructuredFraction).toBeCloseTo(3 / 8, 10);
+    expect(report.graphs.map((g) => `${g.stack}.${g.kind}:${g.graphs.layers.length}`)).toEqual(['encoder.self:2', 'encoder.mlp:2', 'decoder.self:3', 'decoder.cross:3', 'decoder.mlp:3']);
+  }, 60_000);
+
   it('refuses a summarization task without files and a BERT on a seq2seq task, before any work', async () => {
     const a = await runCli('train', '--model', TINY_T5, '--task', 'summarization');
     expect(a.code).toBe(2);
