@@ -56,6 +56,13 @@ CASES = [
     ("beam 4, lp 1.8, early_stopping never", dict(num_beams=4, length_penalty=1.8, early_stopping="never", max_new_tokens=MAX_NEW, eos_token_id="EOS")),
     ("beam 4, lp -0.5, early_stopping true", dict(num_beams=4, length_penalty=-0.5, early_stopping=True, max_new_tokens=MAX_NEW, eos_token_id="EOS")),
     ("beam 3, lp 1.0, config eos", dict(num_beams=3, max_new_tokens=MAX_NEW)),
+    # With 10 new tokens the three stopping rules give different rows on the dense fixtures.
+    ("beam 3, lp 2.0, early_stopping true, 10 new", dict(num_beams=3, length_penalty=2.0, early_stopping=True, max_new_tokens=10, eos_token_id="EOS")),
+    ("beam 3, lp 2.0, early_stopping false, 10 new", dict(num_beams=3, length_penalty=2.0, early_stopping=False, max_new_tokens=10, eos_token_id="EOS")),
+    ("beam 3, lp 2.0, early_stopping never, 10 new", dict(num_beams=3, length_penalty=2.0, early_stopping="never", max_new_tokens=10, eos_token_id="EOS")),
+    ("beam 2, lp 1.0, early_stopping true, 10 new", dict(num_beams=2, length_penalty=1.0, early_stopping=True, max_new_tokens=10, eos_token_id="EOS")),
+    ("beam 2, lp 1.0, early_stopping false, 10 new", dict(num_beams=2, length_penalty=1.0, early_stopping=False, max_new_tokens=10, eos_token_id="EOS")),
+    ("beam 2, lp 1.0, early_stopping never, 10 new", dict(num_beams=2, length_penalty=1.0, early_stopping="never", max_new_tokens=10, eos_token_id="EOS")),
 ]
 
 
@@ -148,6 +155,7 @@ def dead(model: T5ForConditionalGeneration, ref: dict) -> T5ForConditionalGenera
 
 def main() -> None:
     torch.manual_seed(0)
+    torch.set_num_threads(1)
     ids, mask = batch()
     out = {"transformers_version": transformers.__version__, "torch_version": torch.__version__, "pad_token_id": PAD,
            "input_ids": ids.tolist(), "attention_mask": mask.tolist(), "models": []}

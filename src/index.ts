@@ -9,6 +9,7 @@ export * from './backend';
 export * from './models/blocks';
 export * from './models/layers';
 export * from './models/bert';
+export * from './models/generation';
 export * from './checkpoint';
 export * from './neuroprune';
 export * as graph from './graph';

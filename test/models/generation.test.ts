@@ -129,6 +129,14 @@ describe('the generation fixtures exercise EOS', () => {
       }
     });
   }
+  it('the three stopping rules of beam search give different rows on some fixture case (so each is checked)', () => {
+    const byRule = (rule: boolean | 'never') => fixture.models.flatMap((m) => m.cases
+      .filter((c) => c.name.endsWith('10 new') && c.options.early_stopping === rule).map((c) => JSON.stringify(c.sequences)));
+    const [on, off, never] = [byRule(true), byRule(false), byRule('never')];
+    expect(on.length).toBeGreaterThan(0);
+    expect(on.some((x, i) => x !== off[i])).toBe(true);
+    expect(off.some((x, i) => x !== never[i])).toBe(true);
+  });
 });
 
 for (const backend of ['native', 'cpu'] as const) {
@@ -190,7 +198,7 @@ for (const backend of ['native', 'cpu'] as const) {
 }
 
 describe('generate options', () => {
-  it('splitting the inputs into smaller batches gives the same rows; greedy is beam search with one beam', async () => {
+  it('splitting the inputs into smaller batches gives the same rows (beam search and greedy)', async () => {
     await initBackend({ force: 'cpu' });
     const model = load({ fixture: 'tiny-t5-v11', change: null });
     const c = fixture.models[1].cases.find((x) => x.options.num_beams === 4)!;
