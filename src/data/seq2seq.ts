@@ -16,12 +16,14 @@
  * Every error names the file, the line and the column (CSV/TSV: 1-based character; JSONL: the
  * key) and what to do.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 
 import { corpusBleu } from './bleu';
-import { parseDelimited, type DelimitedField } from './delimited';
+import { DelimitedSyntaxError, parseDelimited, type DelimitedField, type DelimitedRecord } from './delimited';
 import { jsonErrorColumn, labelledFileFormat, LabelledFileError } from './labelledFile';
+import { loadTokenizer, type LoadTokenizerOptions } from './loadTokenizer';
 import { corpusRouge } from './rouge';
 import type { Tokenizer } from './tokenizer';
 import { UnigramTokenizer } from './unigram';
@@ -30,6 +32,20 @@ import { UnigramTokenizer } from './unigram';
 export interface Seq2seqTokenizer extends Tokenizer {
   /** Text of ids; special tokens (pad, `</s>`, ...) dropped unless `skipSpecialTokens` is false. */
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+}
+
+/** True when a tokenizer can decode (T5's Unigram tokenizer can; WordPiece and BPE here cannot). */
+export function isSeq2seqTokenizer(tokenizer: Tokenizer): tokenizer is Seq2seqTokenizer {
+  return typeof (tokenizer as Partial<Seq2seqTokenizer>).decode === 'function';
+}
+
+/** A checkpoint directory's tokenizer for a seq2seq model, or an error naming the directory. */
+export function loadSeq2seqTokenizer(dir: string, options: LoadTokenizerOptions = {}): Seq2seqTokenizer {
+  const tokenizer = loadTokenizer(dir, options);
+  if (!isSeq2seqTokenizer(tokenizer)) {
+    throw new Error(`${dir}: its tokenizer (${tokenizer.constructor.name}) cannot turn ids back into text; a seq2seq model needs a tokenizer.json with a Unigram model, as T5's`);
+  }
+  return tokenizer;
 }
 
 export type Seq2seqFormat = 'csv' | 'tsv' | 'jsonl' | 'parallel';
@@ -61,38 +77,136 @@ function fail(message: string): never {
   throw new LabelledFileError(message);
 }
 
-function readText(file: string): string {
+/** A piece of a file made of whole lines (or whole CSV records), and the line it starts on. */
+interface TextChunk {
+  text: string;
+  firstLine: number;
+}
+
+/** Default bytes read at a time: files are parsed in pieces, never held as one string (V8 caps a string near 512 M characters; CNN/DailyMail's CSV is 1.2 GB). */
+export const SEQ2SEQ_CHUNK_BYTES = 1 << 24;
+
+/**
+ * The text of a file in pieces that end just after a line break, where `cut` says a piece may
+ * end (the index after the last such line break, 0 for none yet). A UTF-8 byte-order mark is
+ * dropped.
+ */
+function* textChunks(file: string, cut: (text: string) => number, chunkBytes: number): Generator<TextChunk> {
+  let fd: number;
   try {
-    const text = readFileSync(file, 'utf8');
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    fd = openSync(file, 'r');
   } catch (e) {
     return fail(`${file}: cannot read (${(e as Error).message})`);
   }
+  try {
+    const decoder = new StringDecoder('utf8');
+    const buf = Buffer.allocUnsafe(chunkBytes);
+    let carry = '';
+    let line = 1;
+    let start = true;
+    for (;;) {
+      const n = readSync(fd, buf, 0, chunkBytes, null);
+      let text = carry + (n > 0 ? decoder.write(buf.subarray(0, n)) : decoder.end());
+      if (start && text.length > 0) {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        start = false;
+      }
+      if (n === 0) {
+        if (text.length > 0) yield { text, firstLine: line };
+        return;
+      }
+      const at = cut(text);
+      carry = text.slice(at);
+      if (at > 0) {
+        const piece = text.slice(0, at);
+        yield { text: piece, firstLine: line };
+        for (let i = piece.indexOf('\n'); i >= 0; i = piece.indexOf('\n', i + 1)) line++;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** After the last line break of `text`. */
+function afterLastLine(text: string): number {
+  return text.lastIndexOf('\n') + 1;
+}
+
+/**
+ * After the last line break of `text` that ends a CSV/TSV record: outside quoted fields, read as
+ * src/data/delimited.ts reads them (a quote opens a quoted field only at the start of a field;
+ * `""` inside one is a quote).
+ */
+function afterLastRecord(delimiter: string): (text: string) => number {
+  return (text) => {
+    let at = 0;
+    let quoted = false;
+    let fieldStart = true;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === '"') {
+          if (text[i + 1] === '"') i++;
+          else quoted = false;
+        }
+      } else if (c === '"' && fieldStart) {
+        quoted = true;
+        fieldStart = false;
+      } else if (c === '\n') {
+        at = i + 1;
+        fieldStart = true;
+      } else fieldStart = c === delimiter;
+    }
+    return at;
+  };
 }
 
 /** Parses CSV/TSV text with a header line into pairs. Pure; `file` only names the file. */
 export function parseSeq2seqDelimited(text: string, delimiter: ',' | '\t', file: string, sourceColumn = DEFAULT_SOURCE_COLUMN, targetColumn = DEFAULT_TARGET_COLUMN): Seq2seqRow[] {
-  const records = parseDelimited(text, delimiter, file);
-  if (records.length === 0) fail(`${file}: empty file, expected a header line naming the columns (${sourceColumn}, ${targetColumn})`);
-  const [header, ...rows] = records;
-  const names = header.fields.map((f) => f.value.trim());
-  const find = (name: string, flag: string): number => {
-    const i = names.indexOf(name);
-    if (i < 0) fail(`${file}:${header.line}: the header has no column ${JSON.stringify(name)} (columns: ${names.join(', ')}); name the column with ${flag}`);
-    return i;
-  };
-  const iSource = find(sourceColumn, '--source-column');
-  const iTarget = find(targetColumn, '--target-column');
-  if (rows.length === 0) fail(`${file}: no rows after the header`);
-  return rows.map((r) => {
-    if (r.fields.length !== names.length) {
-      const at = r.fields[Math.min(names.length, r.fields.length - 1)] as DelimitedField;
-      fail(`${file}:${at.line}:${at.column}: expected ${names.length} fields (as the header), found ${r.fields.length}` +
-        (delimiter === ',' ? ' (a field holding a comma or a line break must be quoted)' : ''));
+  return delimitedRows([{ text, firstLine: 1 }], delimiter, file, sourceColumn, targetColumn);
+}
+
+function delimitedRows(chunks: Iterable<TextChunk>, delimiter: ',' | '\t', file: string, sourceColumn: string, targetColumn: string): Seq2seqRow[] {
+  let names: string[] | undefined;
+  let iSource = -1;
+  let iTarget = -1;
+  const out: Seq2seqRow[] = [];
+  for (const chunk of chunks) {
+    const shift = chunk.firstLine - 1;
+    let records: DelimitedRecord[];
+    try {
+      records = parseDelimited(chunk.text, delimiter, file);
+    } catch (e) {
+      if (!(e instanceof DelimitedSyntaxError) || shift === 0) throw e;
+      const problem = e.message.slice(`${file}:${e.line}:${e.column}: `.length);
+      throw new DelimitedSyntaxError(file, e.line + shift, e.column, problem);
     }
-    const s = r.fields[iSource] as DelimitedField;
-    return { source: s.value, target: (r.fields[iTarget] as DelimitedField).value, line: r.line, where: `${file}:${s.line}:${s.column}` };
-  });
+    for (const r of records) {
+      if (names === undefined) {
+        const header = r;
+        names = header.fields.map((f) => f.value.trim());
+        const find = (name: string, flag: string): number => {
+          const i = (names as string[]).indexOf(name);
+          if (i < 0) fail(`${file}:${header.line + shift}: the header has no column ${JSON.stringify(name)} (columns: ${(names as string[]).join(', ')}); name the column with ${flag}`);
+          return i;
+        };
+        iSource = find(sourceColumn, '--source-column');
+        iTarget = find(targetColumn, '--target-column');
+        continue;
+      }
+      if (r.fields.length !== names.length) {
+        const at = r.fields[Math.min(names.length, r.fields.length - 1)] as DelimitedField;
+        fail(`${file}:${at.line + shift}:${at.column}: expected ${names.length} fields (as the header), found ${r.fields.length}` +
+          (delimiter === ',' ? ' (a field holding a comma or a line break must be quoted)' : ''));
+      }
+      const src = r.fields[iSource] as DelimitedField;
+      out.push({ source: src.value, target: (r.fields[iTarget] as DelimitedField).value, line: r.line + shift, where: `${file}:${src.line + shift}:${src.column}` });
+    }
+  }
+  if (names === undefined) fail(`${file}: empty file, expected a header line naming the columns (${sourceColumn}, ${targetColumn})`);
+  if (out.length === 0) fail(`${file}: no rows after the header`);
+  return out;
 }
 
 /** `o[key]`, or the dotted path `key` into nested objects when there is no such literal key. */
@@ -108,9 +222,19 @@ function lookup(o: Record<string, unknown>, key: string): { found: boolean; valu
 
 /** Parses JSON Lines into pairs: one object per non-blank line. Pure; `file` only names the file. */
 export function parseSeq2seqJsonl(text: string, file: string, sourceColumn = DEFAULT_SOURCE_COLUMN, targetColumn = DEFAULT_TARGET_COLUMN): Seq2seqRow[] {
+  return jsonlRows([{ text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, firstLine: 1 }], file, sourceColumn, targetColumn);
+}
+
+function jsonlRows(chunks: Iterable<TextChunk>, file: string, sourceColumn: string, targetColumn: string): Seq2seqRow[] {
   const rows: Seq2seqRow[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const lineNo = i + 1;
+  for (const chunk of chunks) jsonlChunk(chunk, file, sourceColumn, targetColumn, rows);
+  if (rows.length === 0) fail(`${file}: no rows (expected one JSON object per line)`);
+  return rows;
+}
+
+function jsonlChunk(chunk: TextChunk, file: string, sourceColumn: string, targetColumn: string, rows: Seq2seqRow[]): void {
+  chunk.text.split('\n').forEach((raw, i) => {
+    const lineNo = chunk.firstLine + i;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
     let obj: unknown;
@@ -131,8 +255,6 @@ export function parseSeq2seqJsonl(text: string, file: string, sourceColumn = DEF
     };
     rows.push({ source: field(sourceColumn, '--source-column'), target: field(targetColumn, '--target-column'), line: lineNo, where: `${file}:${lineNo}:${JSON.stringify(sourceColumn)}` });
   });
-  if (rows.length === 0) fail(`${file}: no rows (expected one JSON object per line)`);
-  return rows;
 }
 
 /** The lines of a text file, without line ends; a final line end does not start an empty line. */
@@ -144,8 +266,17 @@ function lines(text: string): string[] {
 
 /** Pairs of two parallel texts, line i of one with line i of the other. Pure; the names only name the files. */
 export function parseParallel(sourceText: string, targetText: string, sourceFile: string, targetFile: string): Seq2seqRow[] {
-  const src = lines(sourceText);
-  const tgt = lines(targetText);
+  return parallelRows(lines(sourceText), lines(targetText), sourceFile, targetFile);
+}
+
+/** The lines of a file, read in pieces. */
+function fileLines(file: string, chunkBytes: number): string[] {
+  const out: string[] = [];
+  for (const chunk of textChunks(file, afterLastLine, chunkBytes)) for (const l of lines(chunk.text)) out.push(l);
+  return out;
+}
+
+function parallelRows(src: string[], tgt: string[], sourceFile: string, targetFile: string): Seq2seqRow[] {
   if (src.length !== tgt.length) {
     fail(`${sourceFile} has ${src.length} lines but ${targetFile} has ${tgt.length}: parallel files need one sentence a line in both, line i translating line i`);
   }
@@ -162,8 +293,8 @@ export function seq2seqFormat(files: Seq2seqFiles, format?: Seq2seqFormat): Seq2
   return format ?? labelledFileFormat(files);
 }
 
-/** Reads pairs from files of any supported format. */
-export function readSeq2seqFile(files: Seq2seqFiles, columns: Seq2seqColumns = {}): Seq2seqRow[] {
+/** Reads pairs from files of any supported format, `chunkBytes` at a time. */
+export function readSeq2seqFile(files: Seq2seqFiles, columns: Seq2seqColumns = {}, chunkBytes = SEQ2SEQ_CHUNK_BYTES): Seq2seqRow[] {
   const format = seq2seqFormat(files, columns.format);
   const sourceColumn = columns.sourceColumn ?? DEFAULT_SOURCE_COLUMN;
   const targetColumn = columns.targetColumn ?? DEFAULT_TARGET_COLUMN;
@@ -175,12 +306,12 @@ export function readSeq2seqFile(files: Seq2seqFiles, columns: Seq2seqColumns = {
       }
       pair = { source: `${files}.${sourceColumn}`, target: `${files}.${targetColumn}` };
     } else pair = files;
-    return parseParallel(readText(pair.source), readText(pair.target), pair.source, pair.target);
+    return parallelRows(fileLines(pair.source, chunkBytes), fileLines(pair.target, chunkBytes), pair.source, pair.target);
   }
   const file = files as string;
-  const text = readText(file);
-  if (format === 'jsonl') return parseSeq2seqJsonl(text, file, sourceColumn, targetColumn);
-  return parseSeq2seqDelimited(text, format === 'csv' ? ',' : '\t', file, sourceColumn, targetColumn);
+  if (format === 'jsonl') return jsonlRows(textChunks(file, afterLastLine, chunkBytes), file, sourceColumn, targetColumn);
+  const delimiter = format === 'csv' ? ',' : '\t';
+  return delimitedRows(textChunks(file, afterLastRecord(delimiter), chunkBytes), delimiter, file, sourceColumn, targetColumn);
 }
 
 /** One tokenised pair: `labels` are the target's ids (with `</s>`), before any padding. */

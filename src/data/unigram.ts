@@ -127,8 +127,23 @@ export class UnigramModel {
     return out.reverse();
   }
 
+  /** Words seen before (natural text repeats its words; the crate keeps such a cache too). */
+  private readonly cache = new Map<string, { ids: number[]; tokens: string[] }>();
+
   /** Ids and pieces of a word: segments found in the vocabulary, else byte pieces (with `byte_fallback`), else unk. */
   encodeWord(word: string, ids: number[], tokens: string[]): void {
+    let hit = this.cache.get(word);
+    if (hit === undefined) {
+      hit = { ids: [], tokens: [] };
+      this.encodeUncached(word, hit.ids, hit.tokens);
+      if (this.cache.size >= 100_000) this.cache.clear();
+      this.cache.set(word, hit);
+    }
+    ids.push(...hit.ids);
+    tokens.push(...hit.tokens);
+  }
+
+  private encodeUncached(word: string, ids: number[], tokens: string[]): void {
     for (const seg of this.segment(word)) {
       const known = this.ids.get(seg);
       if (known !== undefined) {
@@ -196,6 +211,17 @@ export interface UnigramTokenizerOptions {
 export interface UnigramDecodeOptions {
   /** Drop special added tokens (`<pad>`, `</s>`, ...). Default true. */
   skipSpecialTokens?: boolean;
+  /**
+   * `transformers`' clean-up of English tokenization spaces (` .` -> `.`, ` n't` -> `n't`, ...).
+   * Default: `clean_up_tokenization_spaces` of `tokenizer_config.json`, else false (4.57's default).
+   */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+/** `PreTrainedTokenizerBase.clean_up_tokenization`. */
+export function cleanUpTokenization(text: string): string {
+  const rules: [string, string][] = [[' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"]];
+  return rules.reduce((t, [from, to]) => t.split(from).join(to), text);
 }
 
 export class UnigramTokenizer implements Tokenizer {
@@ -216,6 +242,7 @@ export class UnigramTokenizer implements Tokenizer {
   private readonly single: Piece[];
   private readonly pair: Piece[];
   private readonly source: string;
+  private readonly cleanUp: boolean;
 
   /** From a parsed `tokenizer.json` and `tokenizer_config.json` (`{}` when absent). */
   constructor(tokenizerJson: Json, config: Json = {}, options: UnigramTokenizerOptions = {}) {
@@ -242,6 +269,7 @@ export class UnigramTokenizer implements Tokenizer {
       this.addedByContent.set(t.content, t);
     }
     this.modelMaxLength = options.modelMaxLength ?? configMaxLength(config) ?? 512;
+    this.cleanUp = config['clean_up_tokenization_spaces'] === true;
     const id = (name: string | undefined): number | undefined => (name === undefined ? undefined : this.tokenToId(name));
     const eos = id(tokenName(config, 'eos_token') ?? '</s>') ?? this.lastTemplateSpecial();
     if (eos === undefined) throw new Error(`${source}: no end-of-sequence token (eos_token of tokenizer_config.json, or </s>) in the vocabulary`);
@@ -286,12 +314,18 @@ export class UnigramTokenizer implements Tokenizer {
     return last && 'special' in last ? this.tokenToId(last.special) : undefined;
   }
 
+  /** The added tokens matched in raw text and in normalized text, by the form they are matched in. */
+  private addedForms?: [Map<string, AddedToken>, Map<string, AddedToken>];
+
   /** Cut `text` at added tokens of one kind (raw or normalized form), honouring lstrip/rstrip. */
   private cutAdded(text: string, normalized: boolean): { text: string; token?: AddedToken }[] {
-    const tokens = this.added.filter((t) => t.normalized === normalized);
-    const contents = normalized ? tokens.map((t) => this.normalize(t.content)) : tokens.map((t) => t.content);
-    const byContent = new Map(tokens.map((t, i) => [contents[i] as string, t]));
-    const parts = splitOnSpecialTokens(text, contents.filter((c) => c.length > 0));
+    this.addedForms ??= [false, true].map((norm) => new Map(this.added
+      .filter((t) => t.normalized === norm)
+      .map((t) => [norm ? this.normalize(t.content) : t.content, t] as const)
+      .filter(([c]) => c.length > 0))) as [Map<string, AddedToken>, Map<string, AddedToken>];
+    const byContent = this.addedForms[normalized ? 1 : 0];
+    if (byContent.size === 0 || text.length === 0) return [{ text }];
+    const parts = splitOnSpecialTokens(text, [...byContent.keys()]);
     const out: { text: string; token?: AddedToken }[] = [];
     parts.forEach((p, i) => {
       if (!p.special) {
@@ -356,7 +390,10 @@ export class UnigramTokenizer implements Tokenizer {
     return this.addedById.get(id)?.content ?? this.model.pieces[id];
   }
 
-  /** Text of ids, as `tokenizers`' `Tokenizer.decode`: special added tokens dropped by default, then the decoder. */
+  /**
+   * Text of ids, as `transformers`' `decode`: the Rust `Tokenizer.decode` (special added tokens
+   * dropped by default, then the decoder), then the optional clean-up of spaces.
+   */
   decode(ids: readonly number[], options: UnigramDecodeOptions = {}): string {
     const skip = options.skipSpecialTokens ?? true;
     const tokens: string[] = [];
@@ -366,7 +403,8 @@ export class UnigramTokenizer implements Tokenizer {
       const tok = this.idToToken(id);
       if (tok !== undefined) tokens.push(tok);
     }
-    return this.decodeTokens(tokens);
+    const text = this.decodeTokens(tokens);
+    return (options.cleanUpTokenizationSpaces ?? this.cleanUp) ? cleanUpTokenization(text) : text;
   }
 
   /** The template's pieces around the (truncated) sequences. */

@@ -71,23 +71,68 @@ export class PrecompiledCharsmap {
     return this.decoder.decode(this.normalized.subarray(start, end));
   }
 
+  /** Normalized form of one grapheme cluster (see `normalize`), cached: text repeats its characters. */
+  private cluster(segment: string): string {
+    const hit = this.cache.get(segment);
+    if (hit !== undefined) return hit;
+    let out: string | undefined;
+    if (Buffer.byteLength(segment, 'utf8') < 6) out = this.transform(segment);
+    if (out === undefined) {
+      out = '';
+      for (const ch of segment) out += this.transform(ch) ?? ch;
+    }
+    if (this.cache.size >= 100_000) this.cache.clear();
+    this.cache.set(segment, out);
+    return out;
+  }
+
+  private readonly cache = new Map<string, string>();
+  private readonly runs = new Map<string, string>();
+  private asciiSame?: boolean[];
+
   /**
    * `tokenizers`' Precompiled normalizer: per extended grapheme cluster shorter than 6 UTF-8
    * bytes, its replacement if the whole cluster has one; else per character.
+   *
+   * Cutting text into clusters with `Intl.Segmenter` is slow (~0.1 M characters/s), so only the
+   * stretches with non-ASCII characters go through it: between two ASCII characters there is
+   * always a cluster boundary (Unicode's rules join only CR LF among them, and an ASCII character
+   * to a preceding non-ASCII Prepend or a following combining mark, both inside such stretches).
    */
   normalize(text: string): string {
     let out = '';
-    for (const { segment } of graphemes(text)) {
-      if (Buffer.byteLength(segment, 'utf8') < 6) {
-        const whole = this.transform(segment);
-        if (whole !== undefined) {
-          out += whole;
-          continue;
+    const n = text.length;
+    const ascii = (k: number) => k < n && text.charCodeAt(k) < 0x80;
+    const crlf = (k: number) => text.charCodeAt(k) === 13 && text.charCodeAt(k + 1) === 10;
+    this.asciiSame ??= Array.from({ length: 128 }, (_, c) => this.cluster(String.fromCharCode(c)) === String.fromCharCode(c));
+    let i = 0;
+    // Start of a stretch of ASCII characters that normalize to themselves, copied in one go.
+    let same = 0;
+    while (i < n) {
+      if (ascii(i) && (i + 1 === n || ascii(i + 1)) && !crlf(i)) {
+        if (!this.asciiSame[text.charCodeAt(i)]) {
+          out += text.slice(same, i) + this.cluster(text[i] as string);
+          same = i + 1;
         }
+        i++;
+        continue;
       }
-      for (const ch of segment) out += this.transform(ch) ?? ch;
+      out += text.slice(same, i);
+      let j = i + 1;
+      while (j < n && !(ascii(j - 1) && ascii(j) && !crlf(j - 1))) j++;
+      const run = text.slice(i, j);
+      let norm = this.runs.get(run);
+      if (norm === undefined) {
+        norm = '';
+        for (const { segment } of graphemes(run)) norm += this.cluster(segment);
+        if (this.runs.size >= 100_000) this.runs.clear();
+        this.runs.set(run, norm);
+      }
+      out += norm;
+      i = j;
+      same = j;
     }
-    return out;
+    return out + text.slice(same, n);
   }
 }
 
@@ -216,16 +261,12 @@ export function makePreTokenizer(node: unknown, source: string): (piece: PreToke
         if (!s.startsWith(rep) && (scheme === 'always' || (scheme === 'first' && p.atStart))) s = rep + s;
         if (!split) return [{ text: s, atStart: p.atStart }];
         // Split before every replacement character (the delimiter merges with what follows it).
+        const parts = s.split(rep);
         const out: PreToken[] = [];
-        let cur = '';
-        for (const ch of s) {
-          if (ch === rep && cur.length > 0) {
-            out.push({ text: cur, atStart: p.atStart && out.length === 0 });
-            cur = '';
-          }
-          cur += ch;
-        }
-        if (cur.length > 0) out.push({ text: cur, atStart: p.atStart && out.length === 0 });
+        parts.forEach((part, k) => {
+          const text = k === 0 ? part : rep + part;
+          if (text.length > 0) out.push({ text, atStart: p.atStart && out.length === 0 });
+        });
         return out;
       };
     }

@@ -4,13 +4,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../src/data';
 import { UnigramModel, UnigramTokenizer } from '../../src/data/unigram';
-import { PrecompiledCharsmap } from '../../src/data/unigramNormalize';
+import { makeNormalizer, PrecompiledCharsmap } from '../../src/data/unigramNormalize';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 interface Expected {
   vocab_size: number;
-  single: { text: string; ids: number[]; tokens: string[]; decoded: string; decoded_special: string }[];
+  single: { text: string; normalized: string; ids: number[]; tokens: string[]; decoded: string; decoded_special: string; decoded_clean?: string }[];
   pair: { a: string; b: string; ids: number[] }[];
   truncated: { a: string; b: string | null; max_length: number; ids: number[] }[];
 }
@@ -40,6 +40,11 @@ for (const fixture of FIXTURE_NAMES) {
         expect(got.map((i) => tok.idToToken(i))).toEqual(e.tokens);
       }
     });
+    it("normalizes as the file's normalizer does (NFKC or T5's Precompiled map, grapheme clusters, spaces)", () => {
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+      const normalize = makeNormalizer(json.normalizer, fixture);
+      for (const e of expected.single) expect(normalize(e.text), JSON.stringify(e.text)).toBe(e.normalized);
+    });
     it('pairs', () => {
       for (const e of expected.pair) expect(tok.encodePair(e.a, e.b, { maxLength: 10_000 }).inputIds).toEqual(e.ids);
     });
@@ -53,10 +58,27 @@ for (const fixture of FIXTURE_NAMES) {
       for (const e of expected.single) {
         expect(tok.decode(e.ids), JSON.stringify(e.text)).toBe(e.decoded);
         expect(tok.decode(e.ids, { skipSpecialTokens: false }), JSON.stringify(e.text)).toBe(e.decoded_special);
+        if (e.decoded_clean !== undefined) expect(tok.decode(e.ids, { cleanUpTokenizationSpaces: true }), JSON.stringify(e.text)).toBe(e.decoded_clean);
       }
     });
   });
 }
+
+describe("older T5 files' layout (Precompiled alone, WhitespaceSplit + Metaspace with add_prefix_space)", () => {
+  const dir = path.join(FIXTURES, 'tokenizer-unigram-t5');
+  const legacy = (JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as {
+    legacy_layout: { pre_tokenizer: unknown; decoder: unknown; single: { text: string; normalized: string; ids: number[]; decoded: string }[] };
+  }).legacy_layout;
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+  const tok = new UnigramTokenizer({ ...json, normalizer: json.normalizer.normalizers[0], pre_tokenizer: legacy.pre_tokenizer, decoder: legacy.decoder }, config);
+  it('ids and decoded texts equal the tokenizers package', () => {
+    for (const e of legacy.single) {
+      expect(tok.encode(e.text, { maxLength: 10_000 }).inputIds, JSON.stringify(e.text)).toEqual(e.ids);
+      expect(tok.decode(e.ids), JSON.stringify(e.text)).toBe(e.decoded);
+    }
+  });
+});
 
 describe('Unigram model', () => {
   // The example of the `tokenizers` crate's documentation of Unigram::encode.
@@ -69,6 +91,10 @@ describe('Unigram model', () => {
     expect(tie.segment('ab')).toEqual(['ab']);
     // Both a|bc and ab|c score -3; a|bc reaches the end first (from start 1), ab|c later ties.
     expect(tie.segment('abc')).toEqual(['a', 'bc']);
+  });
+  it('scores an unknown character 10 below the lowest piece (outputs of the tokenizers package)', () => {
+    // x|yz needs one unknown: -12 - 10 - 1 = -23 loses to xy|z = -20 (without the penalty, -13 would win).
+    expect(new UnigramModel([['<unk>', 0], ['xy', -10], ['z', -10], ['yz', -1], ['q', -12]], 0, false).segment('xyz')).toEqual(['xy', 'z']);
   });
   it('spells unknown text as byte pieces with byte fallback, else as unk', () => {
     const vocab: [string, number][] = [['<unk>', 0], ['a', -1]];
