@@ -8,7 +8,10 @@
 #   data/models/gpt2-small-text      and the small GPT-2 likewise, as language models on the
 #                                    built-in text corpus (data/text); `neuroprune train
 #                                    --model-type opt` (or gpt2) starts from them
-# Usage: scripts/make_builtin_model.sh [bert|opt|gpt2 ...] (default: all three)
+#   data/models/t5-small-spell       the small T5 (data/configs/t5-small-spell.json) trained on
+#                                    the built-in seq2seq task (data/seq2seq, spell-digits);
+#                                    `neuroprune train --model-type t5` starts from it
+# Usage: scripts/make_builtin_model.sh [bert|opt|gpt2|t5 ...] (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
@@ -26,13 +29,14 @@ make() { # name, then the train arguments
   echo "wrote data/models/$name"
 }
 
-for which in "${@:-bert opt gpt2}"; do
+for which in "${@:-bert opt gpt2 t5}"; do
   for w in $which; do
     case $w in
       bert) make bert-small-negation --config data/configs/bert-small-negation.json --epochs 10 --lr 1e-3 ;;
       opt) make opt-small-text --config data/configs/opt-small-text.json --task text --epochs 6 --lr 2e-3 ;;
       gpt2) make gpt2-small-text --config data/configs/gpt2-small-text.json --task text --epochs 6 --lr 2e-3 ;;
-      *) echo "unknown model $w (bert, opt, gpt2)" >&2; exit 2 ;;
+      t5) make t5-small-spell --config data/configs/t5-small-spell.json --task spell-digits --epochs 12 --lr 3e-3 ;;
+      *) echo "unknown model $w (bert, opt, gpt2, t5)" >&2; exit 2 ;;
     esac
   done
 done

@@ -18,18 +18,18 @@ const D = DEFAULT_TRAIN_OPTIONS;
 export const DEFAULT_THETA_QUANTILE = 0.05;
 
 export const TASK_FLAGS: OptionTable = {
-  task: { type: 'string', value: 'NAME', help: 'negation (built-in), text (causal language modelling; decoders) or a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli', default: 'negation; text for a decoder' },
+  task: { type: 'string', value: 'NAME', help: 'negation (built-in), text (causal language modelling; decoders), a GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, mnli-mm, qnli, rte, wnli, or a seq2seq task for T5: spell-digits (built-in), summarization, translation (with --train/--dev)', default: 'negation; text for a decoder; spell-digits for a T5' },
   text: { type: 'string', value: 'FILE', help: 'task text: training text, one document or sentence a line (with --dev-text)', default: 'the built-in corpus, data/text' },
   'dev-text': { type: 'string', value: 'FILE', help: 'task text: held-out text for the perplexity' },
-  'model-type': { type: 'string', value: 'TYPE', help: 'instead of --model or --config: a fresh small model of this architecture (bert, opt, gpt2; data/configs)' },
+  'model-type': { type: 'string', value: 'TYPE', help: 'instead of --model or --config: a small model of this architecture (bert, opt, gpt2, t5; data/configs, data/models)' },
   'glue-dir': { type: 'string', value: 'DIR', help: 'GLUE root folder (standard layout), for GLUE tasks' },
-  train: { type: 'string', value: 'FILE', help: 'your own training data instead of --task: .csv, .tsv (header line) or .jsonl (one object per line); needs --dev and --model' },
+  train: { type: 'string', value: 'FILE', help: 'your own training data instead of --task: .csv, .tsv (header line) or .jsonl (one object per line); needs --dev and --model. With --task summarization/translation: the pairs (also parallel text files: the stem of train.de + train.en)' },
   dev: { type: 'string', value: 'FILE', help: 'your own dev data, same format rules as --train' },
   'text-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column (JSONL: key) of the text', default: 'text' },
   'text-pair-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column of the second text of a pair (entailment, paraphrase)' },
   'label-column': { type: 'string', value: 'NAME', help: 'with --train/--dev: column of the label; classes are the training file\'s labels (numeric order when all are numbers, else sorted)', default: 'label' },
   regression: { type: 'boolean', help: 'with --train/--dev: the labels are numeric targets (one output, MSE; Pearson/Spearman)' },
-  model: { type: 'string', value: 'DIR', help: 'Hugging Face directory to start from (BERT, OPT or GPT-2: config.json, model.safetensors, tokenizer)', default: 'data/models/bert-small-negation for the built-in task' },
+  model: { type: 'string', value: 'DIR', help: 'Hugging Face directory to start from (BERT, OPT, GPT-2 or T5: config.json, model.safetensors, tokenizer)', default: 'data/models/bert-small-negation for the built-in task' },
   'reinit-classifier': { type: 'boolean', help: "with --model: replace a classifier whose label count is not the task's by a fresh one (else refused)" },
   config: { type: 'string', value: 'FILE', help: 'instead of --model: train a fresh, randomly initialised model of this config.json (e.g. data/configs/bert-small-negation.json, opt-small-text.json)' },
   'max-length': { type: 'string', value: 'N', help: 'truncate inputs to N tokens (task text: tokens per block)', default: '128 (32 for negation, 64 for text)' },

@@ -26,12 +26,19 @@ import { activate, attention, linear, mlp, paddingToAdditiveMask, runLayer } fro
 import * as lean from './lean';
 import type { DecoderState, EncoderDecoderModel } from './generation';
 import { attendCached, projectKeyValues } from './generationAttention';
-import { attentionBlock, mlpBlock, type LayerLayout } from './layout';
+import { attentionBlock, mlpBlock } from './layout';
 import { attentionRole, getVariable, linearOf, mlpRole, TableBuilder, tableInit, type ParameterInit, type ParamSpec } from './parameters';
-import { TableModelBase, type PrunedConfig } from './tableModel';
+import { TableModelBase } from './tableModel';
 
 /** The fields of Hugging Face's `T5Config` that the model uses, with their JSON names. */
-export interface T5Config extends PrunedConfig {
+export interface T5Config {
+  /**
+   * Never set on a parsed config: a file's `pruned_heads` (the encoder's self-attentions, the only
+   * heads transformers' T5 classes mean by it) is read into `neuroprune.encoder.self`.
+   */
+  pruned_heads?: Record<string, number[]>;
+  /** Everything else a pruned or compacted T5 changed, per stack and kind (see `T5Layout`). */
+  neuroprune?: T5Layout;
   vocab_size: number;
   d_model: number;
   d_kv: number;
@@ -69,14 +76,126 @@ const ENC = 'encoder';
 const DEC = 'decoder';
 const BIAS = 'relative_attention_bias.weight';
 
-function layout(config: T5Config): LayerLayout {
-  return { headIds: Array.from({ length: config.num_heads }, (_, h) => h), headSize: config.d_kv, intermediateSize: config.d_ff, inputIndex: null };
+/**
+ * One attention's shape in a pruned or compacted T5, as `config.json` records it under
+ * `neuroprune.<stack>.<kind>`; per layer of the stack, absent = as the dense config says.
+ */
+export interface T5AttentionLayout {
+  /** Heads removed per layer. */
+  pruned_heads?: Record<string, number[]>;
+  /** Per layer: the input dimensions Q (and, in a self-attention, K and V) still read, or null for all. */
+  attention_input_index?: (number[] | null)[];
+  /** Cross-attention only, per layer: the encoder dimensions K and V still read, or null for all. */
+  context_input_index?: (number[] | null)[];
 }
 
-/** Refuses what this model does not read yet: a config that records pruning. */
-function checkDense(config: T5Config): void {
-  if (config.pruned_heads && Object.keys(config.pruned_heads).length > 0) throw new Error('T5 with pruned_heads is not supported yet');
-  if (config.neuroprune) throw new Error('T5 with a neuroprune layout is not supported yet');
+/** One stack's shapes: its MLP widths per layer and its attentions' layouts. */
+export interface T5StackLayout {
+  intermediate_sizes?: number[];
+  self?: T5AttentionLayout;
+  /** Decoder only. */
+  cross?: T5AttentionLayout;
+}
+
+/**
+ * NeuroPrune's layout of a T5 (`neuroprune` in `config.json`): a record per stack and kind,
+ * because T5's layers are not of one kind (a decoder layer has a self- and a cross-attention).
+ * Removed heads are recorded here too, not in Hugging Face's `pruned_heads`: that field covers
+ * only the encoder's self-attentions, and no T5 class of transformers 4.57 loads a checkpoint that
+ * sets it (`from_pretrained` fails in `_prune_heads`). The config's sizes (`num_heads`, `d_ff`)
+ * stay the dense model's: sparsity is counted against them.
+ */
+export interface T5Layout {
+  encoder?: T5StackLayout;
+  decoder?: T5StackLayout;
+}
+
+/** The shape of one attention block of a T5, in `attentionBlocks()` order. */
+export interface T5BlockLayout {
+  stack: 'encoder' | 'decoder';
+  kind: 'self' | 'cross';
+  layer: number;
+  /** Original indices of the surviving heads, ascending. */
+  headIds: number[];
+  inputIndex: number[] | null;
+  contextInputIndex: number[] | null;
+}
+
+/**
+ * Per attention block (encoder self, then decoder self and cross per layer) and per MLP block
+ * (encoder, then decoder), the shapes the config's `neuroprune` layout records. Throws on an
+ * index out of range.
+ */
+export function t5Layouts(config: T5Config): { attention: T5BlockLayout[]; mlp: number[] } {
+  const k = config.num_heads;
+  const d = config.d_model;
+  const np = config.neuroprune ?? {};
+  const heads = (pruned: Record<string, number[]> | undefined, l: number, where: string): number[] => {
+    const gone = new Set(pruned?.[String(l)] ?? []);
+    for (const h of gone) if (!Number.isInteger(h) || h < 0 || h >= k) throw new Error(`${where}[${l}] names head ${h}, but layers have ${k} heads`);
+    return Array.from({ length: k }, (_, h) => h).filter((h) => !gone.has(h));
+  };
+  const index = (list: (number[] | null)[] | undefined, l: number, where: string): number[] | null => {
+    const x = list?.[l] ?? null;
+    if (x) for (const j of x) if (!Number.isInteger(j) || j < 0 || j >= d) throw new Error(`${where}[${l}] holds ${j}, outside 0..${d - 1}`);
+    return x ? [...x] : null;
+  };
+  const block = (stack: 'encoder' | 'decoder', kind: 'self' | 'cross', l: number): T5BlockLayout => {
+    const a = np[stack]?.[kind];
+    const where = `neuroprune.${stack}.${kind}`;
+    if (config.pruned_heads && Object.keys(config.pruned_heads).length > 0) throw new Error(`T5 config: 'pruned_heads' must be read into neuroprune.encoder.self.pruned_heads (parseT5Config does)`);
+    return {
+      stack, kind, layer: l,
+      headIds: heads(a?.pruned_heads, l, `${where}.pruned_heads`),
+      inputIndex: index(a?.attention_input_index, l, `${where}.attention_input_index`),
+      contextInputIndex: kind === 'cross' ? index(a?.context_input_index, l, `${where}.context_input_index`) : null,
+    };
+  };
+  const widths = (stack: 'encoder' | 'decoder', n: number) => Array.from({ length: n }, (_, l) => np[stack]?.intermediate_sizes?.[l] ?? config.d_ff);
+  const ne = config.num_layers;
+  const nd = config.num_decoder_layers;
+  return {
+    attention: [
+      ...Array.from({ length: ne }, (_, l) => block('encoder', 'self', l)),
+      ...Array.from({ length: nd }, (_, l) => [block('decoder', 'self', l), block('decoder', 'cross', l)]).flat(),
+    ],
+    mlp: [...widths('encoder', ne), ...widths('decoder', nd)],
+  };
+}
+
+/**
+ * The `neuroprune` layout that describes `blocks` as they are now (absent when nothing differs
+ * from the dense shape): the inverse of `t5Layouts`.
+ */
+export function t5CurrentLayout(config: T5Config, attention: readonly AttentionBlock[], mlp: readonly MlpBlock[]): { neuroprune?: T5Layout } {
+  const out: { neuroprune?: T5Layout } = {};
+  const layout: T5Layout = {};
+  const k = config.num_heads;
+  for (const stack of ['encoder', 'decoder'] as const) {
+    const s: T5StackLayout = {};
+    for (const kind of ['self', 'cross'] as const) {
+      const blocks = attention.filter((b) => b.stack === stack && b.kind === kind);
+      if (blocks.length === 0) continue;
+      const a: T5AttentionLayout = {};
+      const pruned: Record<string, number[]> = {};
+      blocks.forEach((b, l) => {
+        const kept = new Set(b.headIds);
+        const gone = Array.from({ length: k }, (_, h) => h).filter((h) => !kept.has(h));
+        if (gone.length > 0) pruned[String(l)] = gone;
+      });
+      if (Object.keys(pruned).length > 0) a.pruned_heads = pruned;
+      const inputs = blocks.map((b) => (b.inputIndex ? [...b.inputIndex] : null));
+      if (inputs.some((x) => x !== null)) a.attention_input_index = inputs;
+      const contexts = blocks.map((b) => (b.contextInputIndex ? [...b.contextInputIndex] : null));
+      if (kind === 'cross' && contexts.some((x) => x !== null)) a.context_input_index = contexts;
+      if (Object.keys(a).length > 0) s[kind] = a;
+    }
+    const widths = mlp.filter((b) => b.stack === stack).map((b) => b.input.weight.shape[0] as number);
+    if (widths.some((w) => w !== config.d_ff)) s.intermediate_sizes = widths;
+    if (Object.keys(s).length > 0) layout[stack] = s;
+  }
+  if (Object.keys(layout).length > 0) out.neuroprune = layout;
+  return out;
 }
 
 /**
@@ -85,32 +204,39 @@ function checkDense(config: T5Config): void {
  * roles as `mlpBlocks()` (encoder, then decoder). A gated MLP's `wi_0` is the block's gate, `wi_1` its input.
  */
 export function t5ParameterTable(config: T5Config): ParamSpec[] {
-  checkDense(config);
   const d = config.d_model;
-  const inner = config.num_heads * config.d_kv;
+  const layouts = t5Layouts(config);
   const f = config.initializer_factor;
   const normal = (std: number) => ({ kind: 'normal', std: f * std } as const);
   const t = new TableBuilder(normal(1));
   const { gated } = t5FeedForward(config.feed_forward_proj);
   const ne = config.num_layers;
   t.add('shared.weight', [config.vocab_size, d], normal(1));
+  // The initial draws keep the dense model's scales (a pruned table is only ever loaded).
+  const denseInner = config.num_heads * config.d_kv;
   const attn = (p: string, index: number, first: boolean) => {
     const role = attentionRole(index);
-    t.add(`${p}.q.weight`, [inner, d], normal((d * config.d_kv) ** -0.5), role('query', 'weight'));
-    t.add(`${p}.k.weight`, [inner, d], normal(d ** -0.5), role('key', 'weight'));
-    t.add(`${p}.v.weight`, [inner, d], normal(d ** -0.5), role('value', 'weight'));
-    t.add(`${p}.o.weight`, [d, inner], normal(inner ** -0.5), role('output', 'weight'));
+    const lay = layouts.attention[index];
+    const inner = lay.headIds.length * config.d_kv;
+    const inQ = lay.inputIndex?.length ?? d;
+    const inKV = (lay.kind === 'cross' ? lay.contextInputIndex : lay.inputIndex)?.length ?? d;
+    t.add(`${p}.q.weight`, [inner, inQ], normal((d * config.d_kv) ** -0.5), role('query', 'weight'));
+    t.add(`${p}.k.weight`, [inner, inKV], normal(d ** -0.5), role('key', 'weight'));
+    t.add(`${p}.v.weight`, [inner, inKV], normal(d ** -0.5), role('value', 'weight'));
+    t.add(`${p}.o.weight`, [d, inner], normal(denseInner ** -0.5), role('output', 'weight'));
+    // The position bias keeps every original head (transformers does not prune it either): the layers of a stack share it.
     if (first) t.add(`${p}.${BIAS}`, [config.relative_attention_num_buckets, config.num_heads], normal(d ** -0.5));
   };
   const ff = (p: string, index: number) => {
     const role = mlpRole(index);
+    const de = layouts.mlp[index];
     if (gated) {
-      t.add(`${p}.DenseReluDense.wi_0.weight`, [config.d_ff, d], normal(d ** -0.5), role('gate', 'weight'));
-      t.add(`${p}.DenseReluDense.wi_1.weight`, [config.d_ff, d], normal(d ** -0.5), role('input', 'weight'));
+      t.add(`${p}.DenseReluDense.wi_0.weight`, [de, d], normal(d ** -0.5), role('gate', 'weight'));
+      t.add(`${p}.DenseReluDense.wi_1.weight`, [de, d], normal(d ** -0.5), role('input', 'weight'));
     } else {
-      t.add(`${p}.DenseReluDense.wi.weight`, [config.d_ff, d], normal(d ** -0.5), role('input', 'weight'));
+      t.add(`${p}.DenseReluDense.wi.weight`, [de, d], normal(d ** -0.5), role('input', 'weight'));
     }
-    t.add(`${p}.DenseReluDense.wo.weight`, [d, config.d_ff], normal(config.d_ff ** -0.5), role('output', 'weight'));
+    t.add(`${p}.DenseReluDense.wo.weight`, [d, de], normal(config.d_ff ** -0.5), role('output', 'weight'));
     t.add(`${p}.layer_norm.weight`, [d], { kind: 'ones' });
   };
   for (let l = 0; l < ne; l++) {
@@ -258,7 +384,8 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     const v = (name: string) => getVariable(vars, name);
     const lin = (name: string): Linear => linearOf(vars, name);
     const { gated, activation } = t5FeedForward(config.feed_forward_proj);
-    const lay = layout(config);
+    const layouts = t5Layouts(config);
+    const ne = config.num_layers;
     const heads = config.num_heads;
     const ff = (stack: 'encoder' | 'decoder', l: number, p: string): T5Mlp => ({
       block: mlpBlock(`${p}.DenseReluDense`, stack, l, activation, config.d_ff, {
@@ -267,10 +394,15 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
       }),
       norm: v(`${p}.layer_norm.weight`),
     });
-    const attn = (stack: 'encoder' | 'decoder', kind: 'self' | 'cross', l: number, p: string): AttentionBlock => ({
-      ...attentionBlock(p, stack, l, lay, heads, { query: lin(`${p}.q`), key: lin(`${p}.k`), value: lin(`${p}.v`), output: lin(`${p}.o`) }),
-      kind,
-    });
+    const attn = (stack: 'encoder' | 'decoder', kind: 'self' | 'cross', l: number, p: string): AttentionBlock => {
+      const lay = layouts.attention[stack === 'encoder' ? l : ne + 2 * l + (kind === 'cross' ? 1 : 0)];
+      const shape = { headIds: lay.headIds, headSize: config.d_kv, intermediateSize: config.d_ff, inputIndex: lay.inputIndex };
+      return {
+        ...attentionBlock(p, stack, l, shape, heads, { query: lin(`${p}.q`), key: lin(`${p}.k`), value: lin(`${p}.v`), output: lin(`${p}.o`) }),
+        kind,
+        ...(kind === 'cross' ? { contextInputIndex: lay.contextInputIndex } : {}),
+      };
+    };
     this.shared = v('shared.weight');
     this.lmHead = vars.get('lm_head.weight') ?? null;
     this.encoder = Array.from({ length: config.num_layers }, (_, l) => {
@@ -304,9 +436,12 @@ export class T5Model extends TableModelBase<T5Config, { attention: AttentionBloc
     return [...this.encoder.map((l) => l.ff.block), ...this.decoder.map((l) => l.ff.block)];
   }
 
-  /** The config as the model is now (T5 does not record pruning yet). */
+  /** The config as the model is now: removed heads, MLP widths and input dimensions in the `neuroprune` layout (`T5Layout`). */
   currentConfig(): T5Config {
-    return structuredClone(this.config);
+    const cfg = structuredClone(this.config);
+    delete cfg.pruned_heads;
+    delete cfg.neuroprune;
+    return { ...cfg, ...t5CurrentLayout(this.config, this.attentionBlocks(), this.mlpBlocks()) };
   }
 
   /** `[1, heads, Tq, Tk]` relative-position bias of a stack's first layer. */

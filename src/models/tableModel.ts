@@ -20,7 +20,10 @@ export interface PrunedConfig {
 /** A layer as the base reads it: its attention block and its MLP block. */
 export interface BlockLayer { attention: AttentionBlock; mlp: MlpBlock }
 
-export abstract class TableModelBase<C extends PrunedConfig, L extends BlockLayer> implements PrunableModel {
+/** What the base needs of a config: the pruning fields, whose layout each architecture may shape its own way (T5's is per stack). */
+type AnyPrunedConfig = { pruned_heads?: Record<string, number[]>; neuroprune?: unknown };
+
+export abstract class TableModelBase<C extends AnyPrunedConfig, L extends BlockLayer> implements PrunableModel {
   readonly config: C;
   readonly hiddenSize: number;
   /** The table the model was built from (names, roles, file layouts; shapes as built). */
@@ -71,7 +74,7 @@ export abstract class TableModelBase<C extends PrunedConfig, L extends BlockLaye
     const cfg: C = structuredClone(this.config);
     const { prunedHeads, layout } = currentLayout(this.attentionBlocks(), this.mlpBlocks(), numHeads, intermediateSize);
     if (prunedHeads) cfg.pruned_heads = prunedHeads; else delete cfg.pruned_heads;
-    if (layout) cfg.neuroprune = layout; else delete cfg.neuroprune;
+    if (layout) (cfg as PrunedConfig).neuroprune = layout; else delete cfg.neuroprune;
     return cfg;
   }
 

@@ -7,6 +7,10 @@
  * - structured: entries that are removed, or lie in a row or column whose entries are all `< eps`;
  * - heads kept per attention block.
  *
+ * Blocks are also grouped by layer (within a stack) and by stack and kind (`groups`: encoder
+ * self-attention, decoder self- and cross-attention, each stack's MLPs), so a model with two
+ * stacks (T5) never adds its encoder's layer 0 to its decoder's.
+ *
  * The original sizes come from the blocks (`originalNumHeads`, `headSize`, the model's
  * `hiddenSize`, `MlpBlock.originalIntermediateSize`, which compaction records) or from a
  * `DenseShape` captured before pruning, which wins when given.
@@ -56,6 +60,9 @@ export interface Counts {
 export interface BlockSparsity extends Counts {
   kind: 'attention' | 'mlp';
   name: string;
+  /** The block's stack and role in its layer (`self`, `cross`, `mlp`). */
+  stack: 'encoder' | 'decoder';
+  role: 'self' | 'cross' | 'mlp';
   layer: number;
   unstructuredFraction: number;
   structuredFraction: number;
@@ -68,6 +75,7 @@ export interface BlockSparsity extends Counts {
 }
 
 export interface LayerSparsity extends Counts {
+  stack: 'encoder' | 'decoder';
   layer: number;
   unstructuredFraction: number;
   structuredFraction: number;
@@ -75,11 +83,27 @@ export interface LayerSparsity extends Counts {
   headsOriginal: number;
 }
 
+/** The blocks of one stack and kind (e.g. the decoder's cross-attentions), layer by layer. */
+export interface GroupSparsity extends Counts {
+  stack: 'encoder' | 'decoder';
+  role: 'self' | 'cross' | 'mlp';
+  unstructuredFraction: number;
+  structuredFraction: number;
+  /** Attention: heads kept per layer, in layer order, and in all; MLP: empty and 0. */
+  headsPerLayer: number[];
+  headsKept: number;
+  headsOriginal: number;
+  /** MLP: neurons kept per layer; attention: empty. */
+  neuronsPerLayer: number[];
+}
+
 export interface SparsityReport extends Counts {
   eps: number;
   blocks: BlockSparsity[];
-  /** Blocks grouped by their `layer` index. */
+  /** Blocks grouped by stack (encoder first) and `layer` index. */
   layers: LayerSparsity[];
+  /** Blocks grouped by stack and kind, in the order encoder self, encoder MLP, decoder self, decoder cross, decoder MLP (those present). */
+  groups: GroupSparsity[];
   unstructuredFraction: number;
   structuredFraction: number;
   headsKept: number;
@@ -123,6 +147,8 @@ function attentionSparsity(b: AttentionBlock, i: number, d: number, dense: Dense
   return {
     kind: 'attention',
     name: b.name,
+    stack: b.stack,
+    role: b.kind,
     layer: b.layer,
     ...fractions(counts),
     heads: { kept: b.numHeads, original: ref.numHeads, ids: b.headIds.slice() },
@@ -137,6 +163,8 @@ function mlpSparsity(b: MlpBlock, i: number, d: number, dense: DenseShape | unde
   return {
     kind: 'mlp',
     name: b.name,
+    stack: b.stack,
+    role: 'mlp',
     layer: b.layer,
     ...fractions(counts),
     neurons: { kept: b.input.weight.shape[0] as number, original: de0 },
@@ -164,22 +192,41 @@ export function sparsityReport(model: PrunableModel, options: SparsityOptions = 
     structured: a.structured + b.structured,
   });
   const none: Counts = { total: 0, present: 0, zero: 0, structured: 0 };
-  const layerIds = [...new Set(blocks.map((b) => b.layer))].sort((a, b) => a - b);
-  const layers = layerIds.map((layer) => {
-    const mine = blocks.filter((b) => b.layer === layer);
-    const c = mine.reduce<Counts>(add, none);
-    return {
-      layer,
-      ...fractions(c),
-      headsKept: mine.reduce((s, b) => s + (b.heads?.kept ?? 0), 0),
-      headsOriginal: mine.reduce((s, b) => s + (b.heads?.original ?? 0), 0),
-    };
+  const stacks = (['encoder', 'decoder'] as const).filter((st) => blocks.some((b) => b.stack === st));
+  const layers = stacks.flatMap((stack) => {
+    const layerIds = [...new Set(blocks.filter((b) => b.stack === stack).map((b) => b.layer))].sort((a, b) => a - b);
+    return layerIds.map((layer) => {
+      const mine = blocks.filter((b) => b.stack === stack && b.layer === layer);
+      const c = mine.reduce<Counts>(add, none);
+      return {
+        stack,
+        layer,
+        ...fractions(c),
+        headsKept: mine.reduce((s, b) => s + (b.heads?.kept ?? 0), 0),
+        headsOriginal: mine.reduce((s, b) => s + (b.heads?.original ?? 0), 0),
+      };
+    });
   });
+  const groups = stacks.flatMap((stack) => (['self', 'cross', 'mlp'] as const).flatMap((role): GroupSparsity[] => {
+    const mine = blocks.filter((b) => b.stack === stack && b.role === role).sort((a, b) => a.layer - b.layer);
+    if (mine.length === 0) return [];
+    const headsPerLayer = mine.flatMap((b) => (b.heads ? [b.heads.kept] : []));
+    return [{
+      stack,
+      role,
+      ...fractions(mine.reduce<Counts>(add, none)),
+      headsPerLayer,
+      headsKept: headsPerLayer.reduce((a, b) => a + b, 0),
+      headsOriginal: mine.reduce((s, b) => s + (b.heads?.original ?? 0), 0),
+      neuronsPerLayer: mine.flatMap((b) => (b.neurons ? [b.neurons.kept] : [])),
+    }];
+  }));
   const total = blocks.reduce<Counts>(add, none);
   return {
     eps,
     blocks,
     layers,
+    groups,
     ...fractions(total),
     headsKept: layers.reduce((s, l) => s + l.headsKept, 0),
     headsOriginal: layers.reduce((s, l) => s + l.headsOriginal, 0),

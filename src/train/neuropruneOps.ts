@@ -12,6 +12,7 @@ import {
   attentionGroupL12, attentionGroupL12Value, compactAttentionInputs, compactMlp, eliminateRedundantHeads,
   magnitudePrune, mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, sparsityReport, zeroBelow,
 } from '../neuroprune';
+import type { Batch } from '../data';
 import { loadTaskModel, type TaskModel } from './taskModel';
 import type { TrainOptions } from './options';
 import type { TrainerOps } from './trainer';
@@ -43,14 +44,16 @@ export function remapFromChanges(names: Map<string, tf.Variable>, changes: reado
   return remap;
 }
 
-export interface NeuropruneOpsOptions {
+export interface NeuropruneOpsOptions<B = Batch> {
   /** Task head size when loading checkpoints. */
   numLabels?: number;
   /** Files copied into every saved model directory (the tokenizer), so it is complete on its own. */
   extraFiles?: string[];
+  /** Loads a checkpoint of the run (a resume); default `loadTaskModel` (classification and language-model batches). */
+  loadModel?: (dir: string) => TaskModel<B>;
 }
 
-export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<TaskModel> {
+export function neuropruneOps<B = Batch>(options: NeuropruneOpsOptions<B> = {}): TrainerOps<TaskModel<B>> {
   return {
     regularizer(model, o) {
       const attn = model.attentionBlocks();
@@ -126,6 +129,11 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Ta
         headsPerLayer: r.layers.map((l) => l.headsKept),
         parametersStored: r.present,
         parametersDense: r.total,
+        // Per stack and kind (one group for BERT, five for T5): heads per layer and sparsity of each.
+        groups: r.groups.map((g) => ({
+          stack: g.stack, kind: g.role, unstructured: g.unstructuredFraction, structured: g.structuredFraction,
+          ...(g.role === 'mlp' ? { neuronsPerLayer: g.neuronsPerLayer } : { headsKept: g.headsKept, headsOriginal: g.headsOriginal, headsPerLayer: g.headsPerLayer }),
+        })),
       };
     },
 
@@ -135,7 +143,9 @@ export function neuropruneOps(options: NeuropruneOpsOptions = {}): TrainerOps<Ta
     },
 
     async loadModel(dir) {
-      return loadTaskModel(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {}).model;
+      if (options.loadModel) return options.loadModel(dir);
+      // Without a loader the batches are classification or language-model ones (B = Batch).
+      return loadTaskModel(dir, options.numLabels !== undefined ? { numLabels: options.numLabels } : {}).model as unknown as TaskModel<B>;
     },
 
     saveTensors: saveTensorFile,

@@ -10,8 +10,8 @@ import { BertTaskModel } from './bertTask';
 import { DecoderTaskModel } from './decoderTask';
 import type { TrainableModel } from './types';
 
-export interface TaskModel extends TrainableModel<Batch> {
-  /** `model_type` of the checkpoint: bert, opt, gpt2. */
+export interface TaskModel<B = Batch> extends TrainableModel<B> {
+  /** `model_type` of the checkpoint: bert, opt, gpt2, t5. */
   readonly modelType: string;
   /** Longest input the position table covers. */
   readonly maxPositions: number;

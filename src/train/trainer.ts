@@ -299,6 +299,7 @@ function trainStep<M extends TrainableModel<B>, B>(
 
 /** Dev-set metrics in eval mode. */
 export function evaluate<B>(model: TrainableModel<B>, data: TaskData<B>): Record<string, number> {
+  if (data.evaluate) return data.evaluate(model);
   const parts = data.devBatches().map((b) => model.predict(b));
   const predictions = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;

@@ -46,4 +46,9 @@ export interface TaskData<Batch> {
   batchSize(batch: Batch): number;
   /** Number of non-padding tokens in a batch (for throughput). */
   batchTokens(batch: Batch): number;
+  /**
+   * The dev metrics, when the task scores more than per-example predictions (seq2seq: generated
+   * text against references); absent: `metrics` of `predict` over `devBatches`.
+   */
+  evaluate?(model: TrainableModel<Batch>): Record<string, number>;
 }

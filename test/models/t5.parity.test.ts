@@ -186,7 +186,7 @@ describe('T5 configs the loader refuses, naming the file and the field', () => {
     return dir;
   };
   const cases: [string, (c: Record<string, unknown>) => void, RegExp][] = [
-    ['pruned_heads (not read yet)', (c) => { c.pruned_heads = { 0: [1] }; }, /config\.json.*'pruned_heads' is set/s],
+    ['pruned_heads naming a head beyond num_heads', (c) => { c.pruned_heads = { 0: [4] }; }, /config\.json.*'pruned_heads'.*head indices in 0\.\.3/s],
     ['an unknown activation', (c) => { c.feed_forward_proj = 'gated-swish'; }, /config\.json.*'feed_forward_proj'.*'swish' is not supported/s],
     ['a missing d_kv', (c) => { delete c.d_kv; }, /config\.json.*'d_kv' is missing/s],
   ];

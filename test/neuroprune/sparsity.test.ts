@@ -1,12 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import type { AttentionBlock, MlpBlock } from '../../src/models/blocks';
+import * as path from 'node:path';
+import { loadCheckpoint } from '../../src/checkpoint';
+import type { AttentionBlock, MlpBlock, PrunableModel } from '../../src/models/blocks';
 import {
   captureDenseShape,
   compactModel,
   eliminateRedundantHeads,
   projectToSparsity,
+  removeHeads,
   sparsityReport,
 } from '../../src/neuroprune';
 import { duplicateHead, modelOf, randomAttention, randomMlp, setRows } from './helpers';
@@ -98,5 +101,31 @@ describe('sparsity accounting', () => {
     expect(res.zeros).toBe(192);
     expect(res.zeroed).toBe(192 - 64);
     expect(sparsityReport(model, { dense, eps: 1e-30 }).zero).toBe(192);
+  });
+});
+
+describe('sparsity per stack and kind (T5)', () => {
+  it('groups encoder self, decoder self and cross attention and each stack\'s MLPs apart, and keys layers by stack', async () => {
+    const model = loadCheckpoint(path.join(__dirname, '..', 'fixtures', 'tiny-t5')).model as unknown as PrunableModel & { dispose(): void };
+    const blocks = model.attentionBlocks();
+    const find = (stack: string, kind: string, layer: number) => blocks.find((b) => b.stack === stack && b.kind === kind && b.layer === layer)!;
+    removeHeads(find('encoder', 'self', 0), [0, 0, 2, 3]);
+    removeHeads(find('decoder', 'cross', 0), [0, 1, 1, 1]);
+    removeHeads(find('decoder', 'self', 2), [3, 3, 3, 3]);
+    // A tiny eps: the random weights then have no near-zeros, and every zero is a removed entry.
+    const r = sparsityReport(model, { eps: 1e-9 });
+    expect(r.groups.map((g) => `${g.stack}.${g.role}`)).toEqual(['encoder.self', 'encoder.mlp', 'decoder.self', 'decoder.cross', 'decoder.mlp']);
+    const heads = Object.fromEntries(r.groups.map((g) => [`${g.stack}.${g.role}`, g.headsPerLayer]));
+    expect(heads).toEqual({ 'encoder.self': [3, 4], 'encoder.mlp': [], 'decoder.self': [4, 4, 1], 'decoder.cross': [2, 4, 4], 'decoder.mlp': [] });
+    expect(r.groups.find((g) => g.role === 'mlp' && g.stack === 'decoder')!.neuronsPerLayer).toEqual([32, 32, 32]);
+    // d_model 16, 4 heads of 6: each attention has 4 x 24 x 16 dense entries, each MLP 2 x 32 x 16.
+    expect(r.groups.map((g) => g.total)).toEqual([2 * 4 * 24 * 16, 2 * 2 * 32 * 16, 3 * 4 * 24 * 16, 3 * 4 * 24 * 16, 3 * 2 * 32 * 16]);
+    expect(r.groups.reduce((s, g) => s + g.total, 0)).toBe(r.total);
+    // A removed head's entries are zeros of its own group only.
+    expect(r.groups.find((g) => g.role === 'cross')!.zero).toBe(2 * 4 * 6 * 16);
+    // Layers by stack: the decoder's layer 0 (self 4 + cross 2) is not added to the encoder's (3).
+    expect(r.layers.map((l) => `${l.stack}${l.layer}:${l.headsKept}/${l.headsOriginal}`)).toEqual(['encoder0:3/4', 'encoder1:4/4', 'decoder0:6/8', 'decoder1:8/8', 'decoder2:5/8']);
+    expect(r.headsKept).toBe(26);
+    model.dispose();
   });
 });

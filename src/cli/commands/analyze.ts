@@ -1,6 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { initBackend } from '../../backend';
-import { loadBertCheckpoint } from '../../checkpoint';
+import { CONFIG_FILE, loadBertCheckpoint, loadCheckpoint } from '../../checkpoint';
+import type { PrunableModel } from '../../models/blocks';
 import { exportModelGraphs, GRAPH_FORMATS, summarizeModelGraphs, type DegreeSummary, type GraphFormat } from '../../graph';
 import { DEFAULT_MIN_TAIL } from '../../graph/powerLaw';
 import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta, sparsityReport } from '../../neuroprune';
@@ -67,6 +69,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (format !== undefined && !GRAPH_FORMATS.includes(format as GraphFormat)) throw new UsageError(`--export: '${format}' is not a format (${GRAPH_FORMATS.join(' or ')})`);
   if ((format === undefined) !== (outDir === undefined)) throw new UsageError('--export and --out go together: --export gexf --out DIR');
   await initBackend();
+  if (modelTypeOf(dir) === 't5') return analyzeByStack(dir, { eps, theta, bootstrap, seed, minTail, reportFile: stringOption(values, 'report'), json: values.json === true });
   // The graphs cover the encoder only: a checkpoint without a task head (a bare BertModel) is
   // analysed as it is, the missing head filled in and never looked at.
   const model = new BertTaskModel(loadBertCheckpoint(dir, { initMissingHead: true }).model);
@@ -112,6 +115,57 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
       }
     }
     if (exported.length) console.log(`\nwrote ${exported.length} graph files to ${outDir}`);
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** `model_type` of a directory's config.json (BERT when absent or unreadable: the BERT loader then says what is wrong). */
+function modelTypeOf(dir: string): string {
+  try {
+    return String((JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8')) as { model_type?: unknown }).model_type ?? 'bert');
+  } catch {
+    return 'bert';
+  }
+}
+
+/**
+ * An encoder-decoder (T5): sparsity and heads per stack and kind, and the graph views of each
+ * stack and kind apart (its layers would collide in one per-layer report: encoder layer 0 is not
+ * decoder layer 0, and a decoder layer has two attentions).
+ */
+function analyzeByStack(dir: string, o: { eps: number; theta: number; bootstrap: number; seed: number; minTail: number; reportFile?: string; json: boolean }): number {
+  const model = loadCheckpoint(dir).model as unknown as PrunableModel & { dispose(): void };
+  try {
+    const sparsity = sparsityReport(model, { eps: o.eps });
+    const graphs = sparsity.groups.map((g) => {
+      const view: PrunableModel = {
+        hiddenSize: model.hiddenSize,
+        attentionBlocks: () => (g.role === 'mlp' ? [] : model.attentionBlocks().filter((b) => b.stack === g.stack && b.kind === g.role)),
+        mlpBlocks: () => (g.role === 'mlp' ? model.mlpBlocks().filter((b) => b.stack === g.stack) : []),
+      };
+      return { stack: g.stack, kind: g.role, graphs: summarizeModelGraphs(view, { eps: o.eps, theta: o.theta, powerLaw: { bootstrap: o.bootstrap, seed: o.seed, minTail: o.minTail } }) };
+    });
+    const report = { model: dir, eps: o.eps, theta: o.theta, sparsity, graphs };
+    if (o.reportFile) writeFileSync(o.reportFile, JSON.stringify(report, null, 2) + '\n');
+    if (o.json) { console.log(JSON.stringify(report, null, 2)); return 0; }
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    console.log(`${dir}: sparsity ${pct(sparsity.unstructuredFraction)} (structured ${pct(sparsity.structuredFraction)}), heads ${sparsity.headsKept}/${sparsity.headsOriginal}, ${sparsity.present} of ${sparsity.total} prunable weights stored`);
+    console.log('stack    kind   sparsity  structured  per layer (heads kept, or MLP width)  similar head pairs per layer');
+    sparsity.groups.forEach((g, i) => {
+      const perLayer = g.role === 'mlp' ? g.neuronsPerLayer : g.headsPerLayer;
+      const pairs = g.role === 'mlp' ? '-' : graphs[i].graphs.layers.map((l) => l.attention?.edges ?? 0).join(',');
+      console.log(`${g.stack.padEnd(7)}  ${g.role.padEnd(5)}  ${pct(g.unstructuredFraction).padStart(8)}  ${pct(g.structuredFraction).padStart(10)}  ${perLayer.join(',').padEnd(36)}  ${pairs}`);
+    });
+    for (const g of graphs) {
+      if (g.kind !== 'mlp') continue;
+      console.log(`\n${g.stack} MLP hidden neurons' total degree: sd, Gini, top 10%, full, empty; heavy-tail tests (bootstrap ${o.bootstrap})`);
+      for (const l of g.graphs.layers) {
+        const h = l.mlp?.hidden;
+        if (h) console.log(`${String(l.layer).padStart(5)}  ${h.std.toFixed(1).padStart(6)}  ${h.gini.toFixed(2).padStart(5)}  ${pct(h.topShare).padStart(6)}  ${pct(h.fullFraction).padStart(5)}  ${pct(h.emptyFraction).padStart(5)}  ${heavyTailCells(h, o.minTail)}`);
+      }
+    }
     return 0;
   } finally {
     model.dispose();
