@@ -2,7 +2,7 @@
  * The training flags shared by `train` and `sweep`, and their translation to `TrainOptions`.
  */
 import { CLIP_SCOPES, type ClipScope } from '../train/clip';
-import { DEFAULT_TRAIN_OPTIONS, TRAIN_MODES, type TrainMode, type TrainOptions } from '../train/options';
+import { DEFAULT_TRAIN_OPTIONS, PENALTY_STEPS, TRAIN_MODES, type PenaltyStep, type TrainMode, type TrainOptions } from '../train/options';
 import { numberOption, stringOption, UsageError, type OptionTable, type Parsed } from './args';
 import type { FileTaskChoice } from './setup';
 import type { PrunableModel } from '../models/blocks';
@@ -48,6 +48,7 @@ export const TRAIN_FLAGS: OptionTable = {
   'clip-scope': { type: 'string', value: 'S', help: 'task: clip only the task gradient, then add the penalties\' (default); total: clip task + penalties as one', default: D.clipScope },
   alpha: { type: 'string', value: 'X', help: 'weight of the attention regularizer (R_attn; l1 of Q/K/V/O in l1 mode)', default: String(D.alpha) },
   beta: { type: 'string', value: 'X', help: 'weight of the MLP regularizer (R_mlp; l1 of the MLP in l1 mode)', default: String(D.beta) },
+  'penalty-step': { type: 'string', value: 'S', help: 'proximal: apply the penalties as a soft-threshold step after each AdamW step (weights reach exact zero); gradient: add their subgradient to the loss\'s (the paper\'s form)', default: D.penaltyStep },
   eps: { type: 'string', value: 'X', help: 'magnitude below which a weight counts as zero', default: String(D.eps) },
   theta: { type: 'string', value: 'X', help: 'head-similarity threshold (l-infinity distance), absolute', default: 'the --theta-quantile of the starting model' },
   'theta-quantile': { type: 'string', value: 'Q', help: "instead of --theta: theta = the Q-quantile of the starting model's pairwise head distances (all layers), rounded up to 4 decimals", default: String(DEFAULT_THETA_QUANTILE) },
@@ -70,6 +71,8 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
   if (strategy !== 'paper' && strategy !== 'exact') throw new UsageError(`--head-strategy: '${strategy}' is not paper or exact`);
   const clipScope = stringOption(values, 'clip-scope') ?? D.clipScope;
   if (!CLIP_SCOPES.includes(clipScope as ClipScope)) throw new UsageError(`--clip-scope: '${clipScope}' is not one of ${CLIP_SCOPES.join(', ')}`);
+  const penaltyStep = stringOption(values, 'penalty-step') ?? D.penaltyStep;
+  if (!PENALTY_STEPS.includes(penaltyStep as PenaltyStep)) throw new UsageError(`--penalty-step: '${penaltyStep}' is not one of ${PENALTY_STEPS.join(', ')}`);
   const target = numberOption(values, 'target-sparsity', (v) => (v >= 0 && v < 1 ? null : `must be in [0, 1), got ${v}`));
   if (values.theta !== undefined && values['theta-quantile'] !== undefined) throw new UsageError('--theta and --theta-quantile exclude each other: give an absolute theta or a quantile');
   const scope = stringOption(values, 'prune-scope');
@@ -88,6 +91,7 @@ export function trainOptionsFrom(values: Parsed['values'], quiet: boolean): Trai
     clipScope: clipScope as ClipScope,
     alpha: penalty('alpha'),
     beta: penalty('beta'),
+    penaltyStep: penaltyStep as PenaltyStep,
     eps: numberOption(values, 'eps', positive) ?? D.eps,
     theta: numberOption(values, 'theta', nonNegative) ?? D.theta,
     headStrategy: strategy,

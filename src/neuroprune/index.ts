@@ -1,5 +1,6 @@
 /** NeuroPrune's model-agnostic core: regularizers, head similarity and elimination, compaction, sparsity. */
 export * from './regularizers';
+export * from './proximal';
 export { DEFAULT_THETA, isValidEps, isValidTheta } from './checks';
 export { useFusedRegularizers } from './fusedRegularizers';
 export * from './similarity';

@@ -10,7 +10,8 @@ import { loadTensorFile, saveTensorFile } from '../checkpoint';
 import type { StructuralChange } from '../models/blocks';
 import {
   attentionGroupL12, attentionGroupL12Value, compactAttentionInputs, compactMlp, eliminateRedundantHeads,
-  magnitudePrune, mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, sparsityReport, zeroBelow,
+  magnitudePrune, mlpLinears, mlpPreferentialL1, mlpPreferentialL1Value, plainL1, plainL1Value, proximalAttentionGroups,
+  proximalL1, proximalMlpPreferential, sparsityReport, zeroBelow,
 } from '../neuroprune';
 import type { Batch } from '../data';
 import { loadTaskModel, type TaskModel } from './taskModel';
@@ -71,6 +72,20 @@ export function neuropruneOps<B = Batch>(options: NeuropruneOpsOptions<B> = {}):
         };
       }
       return { attention: null, mlp: null };
+    },
+
+    proximalStep(model, o, lr) {
+      const attn = model.attentionBlocks();
+      const mlp = model.mlpBlocks();
+      let penalty = 0;
+      if (o.mode === 'neuroprune') {
+        if (o.alpha > 0) penalty += o.alpha * proximalAttentionGroups(attn, lr * o.alpha).value;
+        if (o.beta > 0) penalty += o.beta * proximalMlpPreferential(mlp, lr * o.beta, { eps: o.eps }).value;
+      } else if (o.mode === 'l1') {
+        if (o.alpha > 0) penalty += o.alpha * proximalL1(attn.flatMap((b) => [b.query, b.key, b.value, b.output]), lr * o.alpha).value;
+        if (o.beta > 0) penalty += o.beta * proximalL1(mlp.flatMap(mlpLinears), lr * o.beta).value;
+      }
+      return penalty;
     },
 
     regularizerValues(model, o) {

@@ -6,6 +6,15 @@ import { DEFAULT_EPS, DEFAULT_THETA, isValidEps, isValidTheta } from '../neuropr
 import { CLIP_SCOPES, type ClipScope } from './clip';
 
 export type TrainMode = 'finetune' | 'magnitude' | 'l1' | 'neuroprune' | 'cofi' | 'dsp';
+
+/**
+ * How the penalties act (src/neuroprune/proximal.ts): `gradient` adds their (sub)gradient to the
+ * loss's, as the paper writes Algorithm 1; `proximal` applies their proximal map after each AdamW
+ * step (soft-thresholding by `lr * beta * c_i` for R_mlp, the exact group map for R_attn, plain
+ * soft-thresholding in l1 mode), decoupled from Adam's per-weight scaling like weight decay.
+ */
+export type PenaltyStep = 'gradient' | 'proximal';
+export const PENALTY_STEPS: readonly PenaltyStep[] = ['gradient', 'proximal'];
 export const TRAIN_MODES: readonly TrainMode[] = ['finetune', 'magnitude', 'l1', 'neuroprune', 'cofi', 'dsp'];
 
 export interface TrainOptions {
@@ -35,6 +44,8 @@ export interface TrainOptions {
   alpha: number;
   /** Weight of the MLP regularizer: R_mlp (Eq. 1) in `neuroprune` mode, plain l1 of the MLP in `l1` mode. */
   beta: number;
+  /** How the penalties are applied: added to the gradient, or as a proximal step after the optimizer's (see PenaltyStep). */
+  penaltyStep: PenaltyStep;
   /** Magnitude below which a weight counts as zero (Eq. 1's counts and sparsity). */
   eps: number;
   /** Head-similarity threshold (l-infinity distance, Algorithm 2). */
@@ -72,6 +83,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   clipScope: 'task',
   alpha: 1e-3,
   beta: 1e-1,
+  penaltyStep: 'gradient',
   eps: DEFAULT_EPS,
   theta: DEFAULT_THETA,
   mergeHeads: true,
@@ -95,6 +107,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   check(CLIP_SCOPES.includes(o.clipScope), `clip scope must be one of ${CLIP_SCOPES.join(', ')} (got ${o.clipScope})`);
   check(o.alpha >= 0 && Number.isFinite(o.alpha), `alpha must be >= 0 (got ${o.alpha})`);
   check(o.beta >= 0 && Number.isFinite(o.beta), `beta must be >= 0 (got ${o.beta})`);
+  check(PENALTY_STEPS.includes(o.penaltyStep), `penalty step must be one of ${PENALTY_STEPS.join(', ')} (got ${o.penaltyStep})`);
   check(isValidEps(o.eps), `eps must be > 0 (got ${o.eps})`);
   check(isValidTheta(o.theta), `theta must be >= 0 (got ${o.theta})`);
   check(o.headStrategy === 'paper' || o.headStrategy === 'exact', `head strategy must be paper or exact (got ${o.headStrategy})`);

@@ -32,6 +32,9 @@ function sorted<T>(o: Record<string, T>): Record<string, T> {
 
 export function runIdentity<B>(o: TrainOptions, data: TaskData<B>, stepsPerEpoch: number, setup: Record<string, SetupValue> = {}): RunIdentity {
   const { progress: _p, ...train } = o;
+  // Runs from before the option existed applied the penalties as gradients: leaving that value
+  // out keeps them resumable.
+  if (train.penaltyStep === 'gradient') delete (train as Partial<typeof train>).penaltyStep;
   return { train: sorted(train), setup: sorted({ task: data.name, stepsPerEpoch, devExamples: data.devLabels().length, ...setup }) };
 }
 

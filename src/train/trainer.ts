@@ -33,6 +33,12 @@ export { readTrainerState } from './runIdentity';
 export interface TrainerOps<M> {
   /** Regularizer terms as scalar tensors for the loss closure, already weighted by alpha and beta. */
   regularizer(model: M, options: TrainOptions): { attention: tf.Scalar | null; mlp: tf.Scalar | null };
+  /**
+   * The penalties' proximal step (`penaltyStep: 'proximal'`), applied after each optimizer step
+   * with that step's learning rate; returns alpha * R_attn + beta * R_mlp (or the l1 terms) at
+   * the point it was applied to, for the log. Needed only for that option.
+   */
+  proximalStep?(model: M, options: TrainOptions, lr: number): number;
   /** Unweighted regularizer values for the log. */
   regularizerValues(model: M, options: TrainOptions): Record<string, number>;
   /**
@@ -108,6 +114,11 @@ export interface RunOptions<M, B> {
 
 class NonFiniteLossError extends Error {}
 
+/** True when the run's objective has penalty terms (alpha * R_attn + beta * R_mlp, or the l1 terms). */
+function usesPenalties(options: TrainOptions): boolean {
+  return options.mode !== 'finetune' && (options.alpha > 0 || options.beta > 0);
+}
+
 /** The per-step dropout seed: a pure function of the run seed and the step, so resumes draw the same masks. */
 export function stepSeed(seed: number, step: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
@@ -138,6 +149,9 @@ function checkStepMemory<B>(model: TrainableModel<B>, batches: readonly B[]): vo
 export async function train<M extends TrainableModel<B>, B>(run: RunOptions<M, B>): Promise<TrainResult<M>> {
   const { data, ops, options, runDir } = run;
   validateTrainOptions(options);
+  if (usesPenalties(options) && options.penaltyStep === 'proximal' && !ops.proximalStep) {
+    throw new Error('penaltyStep is proximal but these TrainerOps have no proximalStep: use penaltyStep gradient, or give the ops a proximal step');
+  }
   const firstEpoch = data.trainBatches(0);
   // Before anything is written: a batch too large for memory is refused with one that fits.
   if (run.memoryCheck !== false) checkStepMemory(run.model, firstEpoch);
@@ -272,8 +286,10 @@ function trainStep<M extends TrainableModel<B>, B>(
 
   const taskPart = variableGrads(() => model.taskLoss(batch, { training: true, seed }), vars);
   let penaltyPart: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
-  // The penalty terms are alpha * R_attn and beta * R_mlp (or plain l1): none when both weights are 0.
-  if (options.mode !== 'finetune' && (options.alpha > 0 || options.beta > 0)) {
+  // The penalty terms are alpha * R_attn and beta * R_mlp (or plain l1): none when both weights
+  // are 0. As a proximal step they are applied after the optimizer's step, not differentiated.
+  const proximal = usesPenalties(options) && options.penaltyStep === 'proximal';
+  if (usesPenalties(options) && !proximal) {
     penaltyPart = variableGrads(() => {
       const { attention, mlp } = ops.regularizer(model, options);
       const terms = [attention, mlp].filter((t): t is tf.Scalar => t !== null);
@@ -289,11 +305,12 @@ function trainStep<M extends TrainableModel<B>, B>(
   const [task, penalty, taskSquared] = scalars.dataSync();
   tf.dispose([scalars, taskPart.value, penaltyPart?.value ?? []]);
   const penaltyGrads = penaltyPart ? named(penaltyPart.grads) : new Map<string, tf.Tensor>();
-  const total = task + penalty;
+  let total = task + penalty;
   const combined = combineGradients(taskGrads, penaltyGrads, options.maxGradNorm, options.clipScope, Math.sqrt(taskSquared));
   const finite = Number.isFinite(total) && Number.isFinite(combined.taskNorm) && Number.isFinite(combined.clippedNorm);
   if (finite) optimizer.apply(params, combined.grads, lr);
   combined.grads.forEach((g) => g.dispose());
+  if (finite && proximal) total = task + ops.proximalStep!(model, options, lr);
   return { task, total, gradNorm: combined.taskNorm, clippedGradNorm: combined.clippedNorm, applied: finite };
 }
 
