@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { configMaxLength } from './hfTokenizer';
-import { truncateLongestFirst, type Compat, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
+import { applyTemplate, type Compat, type TemplatePiece, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
 
 type Json = Record<string, unknown>;
 
@@ -29,8 +29,7 @@ const JsTokenizerClass = (
   createRequire(__filename)('@huggingface/tokenizers') as { Tokenizer: new (tokenizer: object, config: object) => JsTokenizer }
 ).Tokenizer;
 
-/** One piece of a post-processor template: a special token, or sequence A or B. */
-type Piece = { special: string; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
+type Piece = TemplatePiece;
 
 function tokenName(config: Json, key: string): string | undefined {
   const v = config[key];
@@ -176,30 +175,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
 
   /** The template's pieces around the (truncated) sequences. */
   private layout(template: Piece[], idsA: number[], idsB: number[] | undefined, options: EncodeOptions): Encoding {
-    const maxLength = options.maxLength ?? this.modelMaxLength;
-    const nSpecial = template.filter((p) => 'special' in p).length;
-    let a = idsA;
-    let b = idsB ?? [];
-    const total = a.length + b.length + nSpecial;
-    if (total > maxLength) {
-      if (options.truncation === false) throw new Error(`${this.source}: ${total} tokens exceed maxLength ${maxLength} and truncation is off`);
-      if (maxLength < nSpecial) throw new Error(`${this.source}: maxLength ${maxLength} leaves no room for ${nSpecial} special tokens`);
-      const budget = maxLength - nSpecial;
-      if (idsB === undefined) a = a.slice(0, budget);
-      else {
-        const [na, nb] = truncateLongestFirst(a.length, b.length, budget, 'fast');
-        a = a.slice(0, na);
-        b = b.slice(0, nb);
-      }
-    }
-    const inputIds: number[] = [];
-    const tokenTypeIds: number[] = [];
-    for (const p of template) {
-      const ids = 'special' in p ? [this.specialId(p.special)] : p.sequence === 'A' ? a : b;
-      inputIds.push(...ids);
-      for (let i = 0; i < ids.length; i++) tokenTypeIds.push(p.typeId);
-    }
-    return { inputIds, tokenTypeIds, attentionMask: new Array<number>(inputIds.length).fill(1) };
+    return applyTemplate(template, idsA, idsB, options, { source: this.source, modelMaxLength: this.modelMaxLength, specialId: (t) => this.specialId(t) });
   }
 
   private specialId(token: string): number {

@@ -214,3 +214,41 @@ export abstract class BertLayoutTokenizer implements Tokenizer {
     return assembleEncoding(a, b, this.special, options.maxLength ?? this.modelMaxLength, options.truncation ?? true, this.compat, this.source);
   }
 }
+
+/** One piece of a post-processor template (`TemplateProcessing`): a special token, or sequence A or B. */
+export type TemplatePiece = { special: string; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
+
+/**
+ * A post-processor template applied to encoded sequences, as `tokenizers` does: the pair is
+ * truncated longest-first to leave room for the template's special tokens, then laid out with
+ * each piece's token type id. `source` names the tokenizer file in errors.
+ */
+export function applyTemplate(
+  template: TemplatePiece[], idsA: number[], idsB: number[] | undefined, options: EncodeOptions,
+  tokenizer: { source: string; modelMaxLength: number; specialId: (token: string) => number },
+): Encoding {
+  const maxLength = options.maxLength ?? tokenizer.modelMaxLength;
+  const nSpecial = template.filter((p) => 'special' in p).length;
+  let a = idsA;
+  let b = idsB ?? [];
+  const total = a.length + b.length + nSpecial;
+  if (total > maxLength) {
+    if (options.truncation === false) throw new Error(`${tokenizer.source}: ${total} tokens exceed maxLength ${maxLength} and truncation is off`);
+    if (maxLength < nSpecial) throw new Error(`${tokenizer.source}: maxLength ${maxLength} leaves no room for ${nSpecial} special tokens`);
+    const budget = maxLength - nSpecial;
+    if (idsB === undefined) a = a.slice(0, budget);
+    else {
+      const [na, nb] = truncateLongestFirst(a.length, b.length, budget, 'fast');
+      a = a.slice(0, na);
+      b = b.slice(0, nb);
+    }
+  }
+  const inputIds: number[] = [];
+  const tokenTypeIds: number[] = [];
+  for (const p of template) {
+    const ids = 'special' in p ? [tokenizer.specialId(p.special)] : p.sequence === 'A' ? a : b;
+    inputIds.push(...ids);
+    for (let i = 0; i < ids.length; i++) tokenTypeIds.push(p.typeId);
+  }
+  return { inputIds, tokenTypeIds, attentionMask: new Array<number>(inputIds.length).fill(1) };
+}

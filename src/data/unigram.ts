@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { configMaxLength } from './hfTokenizer';
-import { splitOnSpecialTokens, truncateLongestFirst, type Compat, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
+import { applyTemplate, splitOnSpecialTokens, type Compat, type TemplatePiece, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
 import { makeDecoder, makeNormalizer, makePreTokenizer, type PreToken } from './unigramNormalize';
 
 type Json = Record<string, unknown>;
@@ -177,8 +177,7 @@ interface AddedToken {
   rstrip: boolean;
 }
 
-/** One piece of a post-processor template: a special token, or sequence A or B. */
-type Piece = { special: string; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
+type Piece = TemplatePiece;
 
 function templates(post: unknown, source: string): { single: Piece[]; pair: Piece[] } {
   const plain: { single: Piece[]; pair: Piece[] } = { single: [{ sequence: 'A', typeId: 0 }], pair: [{ sequence: 'A', typeId: 0 }, { sequence: 'B', typeId: 1 }] };
@@ -409,30 +408,7 @@ export class UnigramTokenizer implements Tokenizer {
 
   /** The template's pieces around the (truncated) sequences. */
   private layout(template: Piece[], idsA: number[], idsB: number[] | undefined, options: EncodeOptions): Encoding {
-    const maxLength = options.maxLength ?? this.modelMaxLength;
-    const nSpecial = template.filter((p) => 'special' in p).length;
-    let a = idsA;
-    let b = idsB ?? [];
-    const total = a.length + b.length + nSpecial;
-    if (total > maxLength) {
-      if (options.truncation === false) throw new Error(`${this.source}: ${total} tokens exceed maxLength ${maxLength} and truncation is off`);
-      if (maxLength < nSpecial) throw new Error(`${this.source}: maxLength ${maxLength} leaves no room for ${nSpecial} special tokens`);
-      const budget = maxLength - nSpecial;
-      if (idsB === undefined) a = a.slice(0, budget);
-      else {
-        const [na, nb] = truncateLongestFirst(a.length, b.length, budget, 'fast');
-        a = a.slice(0, na);
-        b = b.slice(0, nb);
-      }
-    }
-    const inputIds: number[] = [];
-    const tokenTypeIds: number[] = [];
-    for (const p of template) {
-      const ids = 'special' in p ? [this.specialId(p.special)] : p.sequence === 'A' ? a : b;
-      inputIds.push(...ids);
-      for (let i = 0; i < ids.length; i++) tokenTypeIds.push(p.typeId);
-    }
-    return { inputIds, tokenTypeIds, attentionMask: new Array<number>(inputIds.length).fill(1) };
+    return applyTemplate(template, idsA, idsB, options, { source: this.source, modelMaxLength: this.modelMaxLength, specialId: (t) => this.specialId(t) });
   }
 
   private specialId(token: string): number {
