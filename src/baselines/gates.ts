@@ -122,18 +122,27 @@ function gateAttention(block: AttentionBlock, g: AttentionGates | undefined, hid
   let col: tf.Tensor | undefined;
   if (g?.heads) col = headColumns(g.heads, block.headSize);
   if (g?.layer) col = col ? tf.mul(col, g.layer) : tf.mul(tf.ones([block.numHeads * block.headSize]), g.layer);
+  gateOutput(block.output, col, g?.layer, hidden, put);
+}
+
+/**
+ * The output projection of a gated block: its columns scaled by `col` (what enters it), its rows
+ * and bias by the hidden gate (what leaves it), and the bias by the whole-layer gate, which closes
+ * the block's contribution entirely.
+ */
+function gateOutput(output: Linear, col: tf.Tensor | undefined, layer: tf.Tensor | undefined, hidden: tf.Tensor | undefined, put: Put): void {
   if (col || hidden) {
-    let w: tf.Tensor = block.output.weight;
+    let w: tf.Tensor = output.weight;
     if (col) w = tf.mul(w, tf.reshape(col, [1, -1]));
     if (hidden) w = tf.mul(w, tf.reshape(hidden, [-1, 1]));
-    put(block.output, 'weight', w);
+    put(output, 'weight', w);
   }
-  const b = block.output.bias;
-  if (b && (g?.layer || hidden)) {
+  const b = output.bias;
+  if (b && (layer || hidden)) {
     let v: tf.Tensor = b;
-    if (g?.layer) v = tf.mul(v, g.layer);
+    if (layer) v = tf.mul(v, layer);
     if (hidden) v = tf.mul(v, hidden);
-    put(block.output, 'bias', v);
+    put(output, 'bias', v);
   }
 }
 
@@ -145,19 +154,7 @@ function gateMlp(block: MlpBlock, g: MlpGates | undefined, hidden: tf.Tensor | u
   let col: tf.Tensor | undefined;
   if (g?.neurons) col = g.neurons;
   if (g?.layer) col = col ? tf.mul(col, g.layer) : tf.mul(tf.ones([de]), g.layer);
-  if (col || hidden) {
-    let w: tf.Tensor = block.output.weight;
-    if (col) w = tf.mul(w, tf.reshape(col, [1, -1]));
-    if (hidden) w = tf.mul(w, tf.reshape(hidden, [-1, 1]));
-    put(block.output, 'weight', w);
-  }
-  const b = block.output.bias;
-  if (b && (g?.layer || hidden)) {
-    let v: tf.Tensor = b;
-    if (g?.layer) v = tf.mul(v, g.layer);
-    if (hidden) v = tf.mul(v, hidden);
-    put(block.output, 'bias', v);
-  }
+  gateOutput(block.output, col, g?.layer, hidden, put);
 }
 
 /**
