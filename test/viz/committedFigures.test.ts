@@ -15,15 +15,19 @@ function colouredPixels(png: PNG): number {
   return n;
 }
 
-describe('the README figures', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const referenced = [...readme.matchAll(/\]\((docs\/figures\/[\w.-]+\.png)\)/g)].map((m) => m[1]);
+describe('the README and RESULTS figures', () => {
+  const pngLinks = (doc: string) => [...readFileSync(join(root, doc), 'utf8').matchAll(/\]\((docs\/figures\/[\w.-]+\.png)\)/g)].map((m) => m[1]);
+  const readme = pngLinks('README.md');
+  // RESULTS.md's figures come from scripts/glue_results.ts, the README's from scripts/make_figures.sh.
+  const results = pngLinks('RESULTS.md');
+  const referenced = [...readme, ...results];
 
-  it('are referenced from the README, and every PNG in docs/figures is', () => {
-    expect(referenced.length).toBeGreaterThanOrEqual(4);
+  it('are referenced from README.md or RESULTS.md, and every PNG in docs/figures is', () => {
+    expect(readme.length).toBeGreaterThanOrEqual(4);
+    expect(results.length).toBeGreaterThanOrEqual(4);
     const present = readdirSync(join(root, 'docs', 'figures')).filter((f) => f.endsWith('.png')).map((f) => `docs/figures/${f}`);
-    for (const f of referenced) expect(present, `${f} is referenced by README.md but missing (scripts/make_figures.sh)`).toContain(f);
-    for (const f of present) expect(referenced, `${f} is not referenced by README.md`).toContain(f);
+    for (const f of referenced) expect(present, `${f} is referenced but missing (scripts/make_figures.sh, scripts/glue_results.ts)`).toContain(f);
+    for (const f of present) expect(referenced, `${f} is referenced by neither README.md nor RESULTS.md`).toContain(f);
   });
 
   it.each(referenced)('%s is a drawn PNG', (file) => {
