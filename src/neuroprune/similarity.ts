@@ -48,6 +48,8 @@ export function headDistances(block: AttentionBlock, options: HeadDistanceOption
       throw new Error(`headDistances ${block.name}: ${l.weight.name} is [${l.weight.shape}], expected ${expected} rows (${k} heads x ${block.headSize})`);
     }
   }
+  // A layer can lose every head (a baseline's closed attention-layer gate): nothing to compare.
+  if (k === 0) return [];
   const flat = tf.tidy(() => {
     const a = headSlices(block, options.includeBias ?? false);
     const rows: tf.Tensor[] = [];

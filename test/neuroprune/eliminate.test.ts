@@ -10,6 +10,7 @@ import {
   planHeadTarget,
   pruneHeadsToTarget,
 } from '../../src/neuroprune';
+import { keepHeads } from '../../src/baselines/removal';
 import { duplicateHead, maxAbsDiff, randomAttention, randomTensor, rng } from './helpers';
 
 beforeAll(async () => {
@@ -41,6 +42,16 @@ describe('head similarity (Algorithm 2)', () => {
     expect(headSimilarity(equidistant(), { theta: 0.99 }).flat().filter(Boolean).length).toBe(3);
     expect(headSimilarity(equidistant(), { theta: 1 }).flat().every(Boolean)).toBe(true);
     expect(() => headSimilarity(equidistant(), { theta: -0.1 })).toThrow(/theta must be a number >= 0/);
+  });
+
+  it('has nothing to compare in a layer that lost every head (a closed CoFI layer gate)', () => {
+    const b = randomAttention({ d: 8, heads: 2, headSize: 4, seed: 5 });
+    keepHeads(b, []);
+    expect(b.query.weight.shape).toEqual([0, 8]);
+    expect(headDistances(b)).toEqual([]);
+    expect(headSimilarity(b, { theta: 0.1 })).toEqual([]);
+    const none = eliminateRedundantHeads(b, { theta: 0.1 });
+    expect([none.headsBefore, none.headsAfter, none.eliminated, none.changes]).toEqual([0, 0, [], []]);
   });
 });
 
