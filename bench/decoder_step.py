@@ -9,11 +9,11 @@ Prints one JSON line: {"threads", "batch", "seq", "steps", "seconds_per_step", "
 """
 import argparse
 import json
-import resource
-import time
 
 import torch
 from transformers import OPTConfig, OPTForCausalLM
+
+from torch_peer import adamw, attention_penalty, mlp_penalty, peak_rss_mib, seconds_per_step
 
 
 def regularizers(model, eps=1e-4, delta=1e-8):
@@ -22,12 +22,8 @@ def regularizers(model, eps=1e-4, delta=1e-8):
     r_mlp = 0.0
     for layer in model.model.decoder.layers:
         a = layer.self_attn
-        col = a.q_proj.weight.abs().sum(0) + a.k_proj.weight.abs().sum(0) + a.v_proj.weight.abs().sum(0)
-        r_attn = r_attn + torch.sqrt(col + delta).sum()
-        for w in (layer.fc1.weight, layer.fc2.weight):
-            with torch.no_grad():
-                frac = (w.abs() < eps).float().mean(1)
-            r_mlp = r_mlp + (frac * w.abs().sum(1)).sum()
+        r_attn = r_attn + attention_penalty(a.q_proj.weight, a.k_proj.weight, a.v_proj.weight, delta=delta)
+        r_mlp = r_mlp + mlp_penalty(layer.fc1.weight, layer.fc2.weight, eps=eps)
     return r_attn, r_mlp
 
 
@@ -53,12 +49,7 @@ def main() -> None:
                     ffn_dim=a.ffn, max_position_embeddings=2048, word_embed_proj_dim=a.hidden, attn_implementation="eager")
     model = OPTForCausalLM(cfg)
     model.train()
-    no_decay = [n for n, _ in model.named_parameters() if n.endswith(".bias") or "layer_norm" in n]
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if n not in no_decay], "weight_decay": 0.01},
-        {"params": [p for n, p in model.named_parameters() if n in no_decay], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=2e-5)
+    opt = adamw(model, lambda n: n.endswith(".bias") or "layer_norm" in n)
     ids = torch.randint(3, cfg.vocab_size, (a.batch, a.seq))
     mask = torch.ones(a.batch, a.seq, dtype=torch.long)
 
@@ -70,16 +61,11 @@ def main() -> None:
         loss.backward()
         opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = (time.perf_counter() - t0) / a.steps
+    dt = seconds_per_step(step, a.warmup, a.steps)
     print(json.dumps({
         "threads": a.threads, "batch": a.batch, "seq": a.seq, "steps": a.steps, "seconds_per_step": dt,
         "tokens_per_second": a.batch * a.seq / dt, "torch": torch.__version__,
-        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mib": peak_rss_mib(),
     }))
 
 

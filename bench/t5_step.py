@@ -12,11 +12,12 @@ Prints one JSON line: {"seconds_per_step", "tokens_per_second", "max_rss_mib", "
 """
 import argparse
 import json
-import resource
 import time
 
 import torch
 from transformers import DynamicCache, EncoderDecoderCache, T5Config, T5ForConditionalGeneration
+
+from torch_peer import adamw, attention_penalty, mlp_penalty, peak_rss_mib, seconds_per_step
 
 
 def regularizers(model, eps=1e-4, delta=1e-8):
@@ -29,17 +30,13 @@ def regularizers(model, eps=1e-4, delta=1e-8):
             for layer in block.layer:
                 a = getattr(layer, "SelfAttention", None) or getattr(layer, "EncDecAttention", None)
                 if a is not None:
-                    q, k, v = a.q.weight.abs().sum(0), a.k.weight.abs().sum(0), a.v.weight.abs().sum(0)
                     if a.is_decoder and hasattr(layer, "EncDecAttention"):
-                        r_attn = r_attn + torch.sqrt(q + delta).sum() + torch.sqrt(k + v + delta).sum()
+                        r_attn = r_attn + attention_penalty(a.q.weight, delta=delta) + attention_penalty(a.k.weight, a.v.weight, delta=delta)
                     else:
-                        r_attn = r_attn + torch.sqrt(q + k + v + delta).sum()
+                        r_attn = r_attn + attention_penalty(a.q.weight, a.k.weight, a.v.weight, delta=delta)
                 ff = getattr(layer, "DenseReluDense", None)
                 if ff is not None:
-                    for w in (ff.wi.weight, ff.wo.weight):
-                        with torch.no_grad():
-                            frac = (w.abs() < eps).float().mean(1)
-                        r_mlp = r_mlp + (frac * w.abs().sum(1)).sum()
+                    r_mlp = r_mlp + mlp_penalty(ff.wi.weight, ff.wo.weight, eps=eps)
     return r_attn, r_mlp
 
 
@@ -67,12 +64,7 @@ def main() -> None:
                    decoder_start_token_id=0, attn_implementation="eager")
     model = T5ForConditionalGeneration(cfg)
     model.train()
-    no_decay = [n for n, _ in model.named_parameters() if "layer_norm" in n]
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if n not in no_decay], "weight_decay": 0.01},
-        {"params": [p for n, p in model.named_parameters() if n in no_decay], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=2e-5)
+    opt = adamw(model, lambda n: "layer_norm" in n)
     ids = torch.randint(3, cfg.vocab_size, (a.batch, a.src))
     labels = torch.randint(3, cfg.vocab_size, (a.batch, a.tgt))
 
@@ -84,13 +76,8 @@ def main() -> None:
         loss.backward()
         opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = (time.perf_counter() - t0) / a.steps
-    train_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    dt = seconds_per_step(step, a.warmup, a.steps)
+    train_rss = peak_rss_mib()
 
     model.eval()
     inputs = torch.randint(3, cfg.vocab_size, (a.gen_batch, a.src))

@@ -8,11 +8,13 @@ are PyTorch's own. Prints one JSON line per epoch: the dev metric, train and eva
   python3 bench/torch_glue_finetune.py --model models/all-MiniLM-L6-v2 --task sst2 \
       --glue-dir ../shared/data/glue --limit-train 1500 --epochs 3 --lr 1e-4 --seed 1
 """
-import argparse, csv, json, math, os, sys, time
+import argparse, csv, json, math, os, time
 
 import torch
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 from transformers import AutoTokenizer, BertForSequenceClassification
+
+from torch_peer import adamw
 
 TASKS = {
     # folder, has header, text columns, label column, label map, metric
@@ -84,10 +86,7 @@ def main():
     dev = read(args.glue_dir, args.task, 'dev')
     tok = AutoTokenizer.from_pretrained(args.model)
     model = BertForSequenceClassification.from_pretrained(args.model, num_labels=2)
-    no_decay = [p for n, p in model.named_parameters() if n.endswith('bias') or 'LayerNorm' in n]
-    decay = [p for n, p in model.named_parameters() if not (n.endswith('bias') or 'LayerNorm' in n)]
-    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': args.weight_decay},
-                             {'params': no_decay, 'weight_decay': 0.0}], lr=args.lr)
+    opt = adamw(model, lambda n: n.endswith('bias') or 'LayerNorm' in n, lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(train) / args.batch_size)
     total = steps_per_epoch * args.epochs
     warm = int(args.warmup * total)

@@ -10,11 +10,11 @@ Prints one JSON line: {"threads", "batch", "seq", "steps", "seconds_per_step", "
 """
 import argparse
 import json
-import resource
-import time
 
 import torch
 from transformers import BertConfig, BertForSequenceClassification
+
+from torch_peer import adamw, attention_penalty, mlp_penalty, peak_rss_mib, seconds_per_step
 
 
 def regularizers(model, eps=1e-4, delta=1e-8):
@@ -23,12 +23,8 @@ def regularizers(model, eps=1e-4, delta=1e-8):
     r_mlp = 0.0
     for layer in model.bert.encoder.layer:
         s = layer.attention.self
-        col = s.query.weight.abs().sum(0) + s.key.weight.abs().sum(0) + s.value.weight.abs().sum(0)
-        r_attn = r_attn + torch.sqrt(col + delta).sum()
-        for w in (layer.intermediate.dense.weight, layer.output.dense.weight):
-            with torch.no_grad():
-                frac = (w.abs() < eps).float().mean(1)
-            r_mlp = r_mlp + (frac * w.abs().sum(1)).sum()
+        r_attn = r_attn + attention_penalty(s.query.weight, s.key.weight, s.value.weight, delta=delta)
+        r_mlp = r_mlp + mlp_penalty(layer.intermediate.dense.weight, layer.output.dense.weight, eps=eps)
     return r_attn, r_mlp
 
 
@@ -55,12 +51,7 @@ def main() -> None:
                      attn_implementation="eager")
     model = BertForSequenceClassification(cfg)
     model.train()
-    no_decay = [n for n, _ in model.named_parameters() if n.endswith(".bias") or "LayerNorm" in n]
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if n not in no_decay], "weight_decay": 0.01},
-        {"params": [p for n, p in model.named_parameters() if n in no_decay], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=2e-5)
+    opt = adamw(model, lambda n: n.endswith(".bias") or "LayerNorm" in n)
     ids = torch.randint(1, cfg.vocab_size, (a.batch, a.seq))
     mask = torch.ones(a.batch, a.seq, dtype=torch.long)
     labels = torch.randint(0, 2, (a.batch,))
@@ -80,16 +71,10 @@ def main() -> None:
             with torch.no_grad():
                 model(input_ids=ids, attention_mask=mask).logits.sum().item()
 
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    sec = (time.perf_counter() - t0) / a.steps
+    sec = seconds_per_step(step, a.warmup, a.steps)
     print(json.dumps({"threads": a.threads, "batch": a.batch, "seq": a.seq, "steps": a.steps, "seconds_per_step": sec,
                       "tokens_per_second": a.batch * a.seq / sec, "torch": torch.__version__.split("+")[0],
-                      # Peak resident set of this process (Linux: KiB), as the TypeScript side reports its own.
-                      "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "max_rss_mib": peak_rss_mib()}))
 
 
 if __name__ == "__main__":
