@@ -15,15 +15,11 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/backend';
 import { causalLmLoss } from '../src/models/losses';
 import { OptModel, type OptConfig } from '../src/models/opt';
-import { attentionGroupL12, mlpPreferentialL1 } from '../src/neuroprune/regularizers';
 import { AdamW } from '../src/train/adamw';
-import { variableGrads } from '../src/train/gradients';
+import { flag, neuropruneStep, peakRssMiB } from './peer';
 
 const argv = process.argv.slice(2);
-const get = (name: string, fallback: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-};
+const get = (name: string, fallback: string): string => flag(argv, name, fallback);
 const batch = Number(get('batch', '16'));
 const seq = Number(get('seq', '128'));
 const steps = Number(get('steps', '1'));
@@ -36,28 +32,16 @@ const OPT_125M: OptConfig = {
   tie_word_embeddings: true, num_labels: 2,
 };
 
-function peakRssMiB(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 async function ours(): Promise<Record<string, number | string>> {
   const report = await initBackend();
   const model = OptModel.random(OPT_125M, { seed: 0 });
   const opt = new AdamW();
   const ids = tf.randomUniform([batch, seq], 3, OPT_125M.vocab_size, 'int32') as tf.Tensor2D;
   const mask = tf.ones([batch, seq], 'int32') as tf.Tensor2D;
-  const step = (seed: number) => {
-    const named = model.namedParameters();
-    const { value, grads } = variableGrads(() => {
-      const { logits } = model.forward({ inputIds: ids, attentionMask: mask }, { training: true, dropoutSeed: seed });
-      const loss = causalLmLoss(logits as tf.Tensor3D, ids, mask);
-      return tf.addN([loss, tf.mul(attentionGroupL12(model.attentionBlocks()), ALPHA), tf.mul(mlpPreferentialL1(model.mlpBlocks()), BETA)]) as tf.Scalar;
-    }, [...named.values()]);
-    const byName = new Map([...named].map(([n, v]) => [n, grads[v.name]]));
-    opt.apply(named, byName, 2e-5);
-    tf.dispose([value, ...Object.values(grads)]);
-  };
+  const step = (seed: number) => neuropruneStep(model, () => {
+    const { logits } = model.forward({ inputIds: ids, attentionMask: mask }, { training: true, dropoutSeed: seed });
+    return causalLmLoss(logits as tf.Tensor3D, ids, mask);
+  }, opt, ALPHA, BETA);
   step(0);
   const t0 = performance.now();
   for (let s = 1; s <= steps; s++) step(s);

@@ -27,15 +27,12 @@ import { tokenNll } from '../src/models/losses';
 import { T5Model, type T5Config } from '../src/models/t5';
 import { generate } from '../src/models/generation';
 import { compactModel, removeHeads } from '../src/neuroprune';
-import { attentionGroupL12, mlpPreferentialL1 } from '../src/neuroprune/regularizers';
 import { AdamW } from '../src/train/adamw';
-import { variableGrads } from '../src/train/gradients';
+import { seededRandom } from '../src/util/random';
+import { flag, neuropruneStep, peakRssMiB } from './peer';
 
 const argv = process.argv.slice(2);
-const get = (name: string, fallback: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-};
+const get = (name: string, fallback: string): string => flag(argv, name, fallback);
 const batch = Number(get('batch', '8'));
 const src = Number(get('src', '128'));
 const tgt = Number(get('tgt', '32'));
@@ -56,17 +53,6 @@ function keptShape(fraction: number): { heads: number; dff: number } {
   return { heads: Math.max(1, Math.round(HEADS * (1 - fraction))), dff: Math.max(1, Math.round(D_FF * (1 - fraction))) };
 }
 
-function peakRssMiB(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** A small deterministic generator for the random structure removal. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
-
 function sample(n: number, k: number, rand: () => number): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [idx[i], idx[j]] = [idx[j], idx[i]]; }
@@ -75,7 +61,7 @@ function sample(n: number, k: number, rand: () => number): number[] {
 
 /** Removes random heads and MLP neurons from every layer, then compacts the model physically. */
 function removeAtRandom(model: T5Model, fraction: number): void {
-  const rand = lcg(12345);
+  const rand = seededRandom(12345);
   const { heads, dff } = keptShape(fraction);
   for (const block of model.attentionBlocks()) {
     const keep = sample(HEADS, heads, rand);
@@ -99,17 +85,10 @@ async function ours(fraction: number): Promise<Record<string, number | string>> 
   const ids = tf.randomUniform([batch, src], 3, T5_BASE.vocab_size, 'int32') as tf.Tensor2D;
   const labels = tf.randomUniform([batch, tgt], 3, T5_BASE.vocab_size, 'int32') as tf.Tensor2D;
   const decoderIds = tf.concat([tf.zeros([batch, 1], 'int32'), labels.slice([0, 0], [batch, tgt - 1])], 1) as tf.Tensor2D;
-  const step = (seed: number) => {
-    const named = model.namedParameters();
-    const { value, grads } = variableGrads(() => {
-      const { logits } = model.forward({ inputIds: ids, decoderInputIds: decoderIds }, { training: true, dropoutSeed: seed });
-      const loss = tf.mean(tokenNll(logits.reshape([batch * tgt, -1]) as tf.Tensor2D, labels.reshape([-1]) as tf.Tensor1D));
-      return tf.addN([loss, tf.mul(attentionGroupL12(model.attentionBlocks()), ALPHA), tf.mul(mlpPreferentialL1(model.mlpBlocks()), BETA)]) as tf.Scalar;
-    }, [...named.values()]);
-    const byName = new Map([...named].map(([n, v]) => [n, grads[v.name]]));
-    opt.apply(named, byName, 2e-5);
-    tf.dispose([value, ...Object.values(grads)]);
-  };
+  const step = (seed: number) => neuropruneStep(model, () => {
+    const { logits } = model.forward({ inputIds: ids, decoderInputIds: decoderIds }, { training: true, dropoutSeed: seed });
+    return tf.mean(tokenNll(logits.reshape([batch * tgt, -1]) as tf.Tensor2D, labels.reshape([-1]) as tf.Tensor1D));
+  }, opt, ALPHA, BETA);
   step(0);
   const t0 = performance.now();
   for (let s = 1; s <= steps; s++) step(s);

@@ -34,6 +34,7 @@ import { BertForSequenceClassification, bertLoss, type BertConfig } from '../src
 import { AdamW } from '../src/train/adamw';
 import { variableGrads } from '../src/train/gradients';
 import { attentionGroupL12, mlpPreferentialL1 } from '../src/neuroprune/regularizers';
+import { peakRssMiB } from './peer';
 
 interface Shape { name: string; layers: number; hidden: number; heads: number; intermediate: number; batch: number; seq: number }
 
@@ -161,15 +162,6 @@ async function profileOurs(s: Shape): Promise<string> {
     ...productRows.map(([key, p]) => `| ${key} | ${p.calls} | ${p.ms.toFixed(0)} | ${(p.gflop / (p.ms / 1000)).toFixed(1)} |`),
   ];
   return lines.join('\n');
-}
-
-/** Peak resident set of this process in MiB (VmHWM; resourceUsage where /proc is absent). */
-function peakRssMiB(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch { /* not Linux */ }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 function timeTorch(s: Shape, t: number): { sec: number; torch: string; rss: number } | string {
