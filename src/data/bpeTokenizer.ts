@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { configMaxLength } from './hfTokenizer';
-import { applyTemplate, type Compat, type TemplatePiece, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
+import { applyTemplate, templateProcessing, type Compat, type TemplatePiece, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
 
 type Json = Record<string, unknown>;
 
@@ -45,13 +45,7 @@ function templates(post: unknown, source: string): { single: Piece[]; pair: Piec
   const p = post as Json;
   if (p['type'] === 'ByteLevel') return plain; // offsets only
   if (p['type'] === 'TemplateProcessing') {
-    const read = (list: unknown): Piece[] => (list as Json[]).map((x) => {
-      const sp = x['SpecialToken'] as Json | undefined;
-      if (sp) return { special: sp['id'] as string, typeId: Number(sp['type_id'] ?? 0) };
-      const seq = x['Sequence'] as Json;
-      return { sequence: seq['id'] as 'A' | 'B', typeId: Number(seq['type_id'] ?? 0) };
-    });
-    return { single: read(p['single']), pair: read(p['pair']) };
+    return templateProcessing(p);
   }
   throw new Error(`${source}: post_processor ${JSON.stringify(p['type'])} is not supported for byte-level BPE (TemplateProcessing or ByteLevel)`);
 }

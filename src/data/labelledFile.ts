@@ -109,18 +109,7 @@ export function parseLabelledJsonl(text: string, file: string, columns: Labelled
     const lineNo = i + 1;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch (e) {
-      const column = jsonErrorColumn(line, (e as Error).message);
-      const at = column === undefined ? '' : `:${column}`;
-      throw new LabelledFileError(`${file}:${lineNo}${at}: not valid JSON (${(e as Error).message.split('\n')[0]}): each line must be one JSON object`);
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      throw new LabelledFileError(`${file}:${lineNo}: expected a JSON object, found ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
-    }
-    const o = obj as Record<string, unknown>;
+    const o = jsonObjectLine(line, `${file}:${lineNo}`);
     const field = (key: string, flag: string, kind: 'text' | 'label'): string => {
       if (!(key in o)) throw new LabelledFileError(`${file}:${lineNo}: no key ${JSON.stringify(key)} (keys: ${Object.keys(o).join(', ')}); name it with ${flag}`);
       const v = o[key];
@@ -161,6 +150,25 @@ export function jsonErrorColumn(line: string, message: string): number | undefin
     if (start >= 0 && line.slice(start, start + context.length) === context && context[i - start] === token) return i + 1;
   }
   return undefined;
+}
+
+/**
+ * One line of a JSONL file as the object it must hold; `where` (file:line) starts the error,
+ * with the column of a syntax error when the engine's message locates it.
+ */
+export function jsonObjectLine(line: string, where: string): Record<string, unknown> {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch (e) {
+    const column = jsonErrorColumn(line, (e as Error).message);
+    const at = column === undefined ? '' : `:${column}`;
+    throw new LabelledFileError(`${where}${at}: not valid JSON (${(e as Error).message.split('\n')[0]}): each line must be one JSON object`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new LabelledFileError(`${where}: expected a JSON object, found ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
+  }
+  return obj as Record<string, unknown>;
 }
 
 /** Reads a labelled file of any supported format (by extension). */

@@ -23,7 +23,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 import { corpusBleu } from './bleu';
 import { DelimitedSyntaxError, parseDelimited, type DelimitedField, type DelimitedRecord } from './delimited';
-import { jsonErrorColumn, labelledFileFormat, LabelledFileError } from './labelledFile';
+import { jsonObjectLine, labelledFileFormat, LabelledFileError } from './labelledFile';
 import { loadTokenizer, type LoadTokenizerOptions } from './loadTokenizer';
 import { corpusRouge } from './rouge';
 import type { Tokenizer } from './tokenizer';
@@ -238,19 +238,10 @@ function jsonlChunk(chunk: TextChunk, file: string, sourceColumn: string, target
     const lineNo = chunk.firstLine + i;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch (e) {
-      const column = jsonErrorColumn(line, (e as Error).message);
-      fail(`${file}:${lineNo}${column === undefined ? '' : `:${column}`}: not valid JSON (${(e as Error).message.split('\n')[0]}): each line must be one JSON object`);
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      fail(`${file}:${lineNo}: expected a JSON object, found ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
-    }
+    const obj = jsonObjectLine(line, `${file}:${lineNo}`);
     const field = (key: string, flag: string): string => {
-      const { found, value } = lookup(obj as Record<string, unknown>, key);
-      if (!found) fail(`${file}:${lineNo}: no key ${JSON.stringify(key)} (keys: ${Object.keys(obj as object).join(', ')}); name it with ${flag}`);
+      const { found, value } = lookup(obj, key);
+      if (!found) fail(`${file}:${lineNo}: no key ${JSON.stringify(key)} (keys: ${Object.keys(obj).join(', ')}); name it with ${flag}`);
       if (typeof value !== 'string') fail(`${file}:${lineNo}:${JSON.stringify(key)}: expected a string, found ${JSON.stringify(value)}`);
       return value;
     };

@@ -218,6 +218,18 @@ export abstract class BertLayoutTokenizer implements Tokenizer {
 /** One piece of a post-processor template (`TemplateProcessing`): a special token, or sequence A or B. */
 export type TemplatePiece = { special: string; typeId: number } | { sequence: 'A' | 'B'; typeId: number };
 
+/** The single and pair templates of a `TemplateProcessing` post-processor of a tokenizer.json. */
+export function templateProcessing(post: Record<string, unknown>): { single: TemplatePiece[]; pair: TemplatePiece[] } {
+  type Json = Record<string, unknown>;
+  const read = (list: unknown): TemplatePiece[] => (list as Json[]).map((x) => {
+    const sp = x['SpecialToken'] as Json | undefined;
+    if (sp) return { special: sp['id'] as string, typeId: Number(sp['type_id'] ?? 0) };
+    const seq = x['Sequence'] as Json;
+    return { sequence: seq['id'] as 'A' | 'B', typeId: Number(seq['type_id'] ?? 0) };
+  });
+  return { single: read(post['single']), pair: read(post['pair']) };
+}
+
 /**
  * A post-processor template applied to encoded sequences, as `tokenizers` does: the pair is
  * truncated longest-first to leave room for the template's special tokens, then laid out with

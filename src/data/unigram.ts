@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { configMaxLength } from './hfTokenizer';
-import { applyTemplate, splitOnSpecialTokens, type Compat, type TemplatePiece, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
+import { applyTemplate, splitOnSpecialTokens, templateProcessing, type Compat, type TemplatePiece, type Encoding, type EncodeOptions, type SpecialTokenIds, type Tokenizer } from './tokenizer';
 import { makeDecoder, makeNormalizer, makePreTokenizer, type PreToken } from './unigramNormalize';
 
 type Json = Record<string, unknown>;
@@ -184,13 +184,7 @@ function templates(post: unknown, source: string): { single: Piece[]; pair: Piec
   if (post === null || post === undefined) return plain;
   const p = post as Json;
   if (p['type'] !== 'TemplateProcessing') throw new Error(`${source}: post_processor ${JSON.stringify(p['type'])} is not supported for a Unigram tokenizer (TemplateProcessing or none)`);
-  const read = (list: unknown): Piece[] => (list as Json[]).map((x) => {
-    const sp = x['SpecialToken'] as Json | undefined;
-    if (sp) return { special: sp['id'] as string, typeId: Number(sp['type_id'] ?? 0) };
-    const seq = x['Sequence'] as Json;
-    return { sequence: seq['id'] as 'A' | 'B', typeId: Number(seq['type_id'] ?? 0) };
-  });
-  return { single: read(p['single']), pair: read(p['pair']) };
+  return templateProcessing(p);
 }
 
 function tokenName(config: Json, key: string): string | undefined {
