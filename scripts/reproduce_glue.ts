@@ -61,14 +61,16 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const label = args.label as string;
 
 type Row = Record<string, unknown> & { kind: string; key: string };
-const done = new Set<string>(existsSync(resultsPath)
-  ? readFileSync(resultsPath, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Row).key) : []);
+/** Every finished step by key: those of earlier runs of the script, and this run's as they finish. */
+const done = new Map<string, Row>(existsSync(resultsPath)
+  ? readFileSync(resultsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row).map((r) => [r.key, r]) : []);
 function record(row: Row): void {
-  appendFileSync(resultsPath, JSON.stringify({ ...row, finishedAt: new Date().toISOString(), load: loadAverage() }) + '\n');
-  done.add(row.key);
+  const line = { ...row, finishedAt: new Date().toISOString(), load: loadAverage() };
+  appendFileSync(resultsPath, JSON.stringify(line) + '\n');
+  done.set(row.key, line);
 }
 function readTrainRow(key: string): Row {
-  const row = readFileSync(resultsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row).find((r) => r.key === key);
+  const row = done.get(key);
   if (!row) throw new Error(`${resultsPath}: no line with key ${key}`);
   return row;
 }
